@@ -1,0 +1,23 @@
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dashboard.settings")
+
+app = Celery("dashboard")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+
+@app.on_after_finalize.connect
+def _schedule_sync(sender: Celery, **kwargs: object) -> None:
+    from django.conf import settings
+
+    interval = settings.TRAINWATCH_SYNC_INTERVAL
+    # expires just under the interval: a late tick is dropped, never piled up.
+    sender.add_periodic_task(
+        interval,
+        sender.signature("jobs.tasks.sync_all_sources"),
+        name="sync all sources",
+        expires=max(interval - 1, 1),
+    )

@@ -1,0 +1,297 @@
+"""Training jobs as the sync keeps them; views read only these tables."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from jobs.domain import billing, statuses
+from jobs.domain.parse import Transition
+
+
+class TrainingJobStatus(models.TextChoices):
+    IN_PROGRESS = statuses.IN_PROGRESS, "In progress"
+    COMPLETED = statuses.COMPLETED, "Completed"
+    FAILED = statuses.FAILED, "Failed"
+    STOPPING = statuses.STOPPING, "Stopping"
+    STOPPED = statuses.STOPPED, "Stopped"
+    DELETING = statuses.DELETING, "Deleting"
+
+
+TERMINAL = statuses.TERMINAL
+
+
+class Source(models.Model):
+    """One AWS account and region (or simulated endpoint) we poll."""
+
+    name = models.SlugField(unique=True, help_text="Short label shown on pages, e.g. 'prod-us-east-1'.")
+    region = models.CharField(max_length=32, blank=True, help_text="Empty: boto3's default region chain.")
+    profile = models.CharField(max_length=128, blank=True, help_text="Named AWS profile; empty: default chain.")
+    role_arn = models.CharField(max_length=2048, blank=True, help_text="Role to assume before calling SageMaker.")
+    endpoint_url = models.CharField(
+        max_length=512, blank=True, help_text="SageMaker endpoint override (simulated account, VPC endpoint)."
+    )
+    enabled = models.BooleanField(default=True)
+    account_id = models.CharField(max_length=12, blank=True, help_text="Learned from the first job ARN seen.")
+    list_cursor = models.DateTimeField(
+        null=True, blank=True, help_text="Newest LastModifiedTime listed; the next cycle lists from here."
+    )
+    # Conditional-UPDATE lease: a cycle runs only where it claims this, so two
+    # beat ticks or workers never sync one source at once; it expires if a
+    # worker dies mid-cycle.
+    sync_lease_until = models.DateTimeField(null=True, blank=True)
+    last_sync_started_at = models.DateTimeField(null=True, blank=True)
+    last_sync_finished_at = models.DateTimeField(null=True, blank=True)
+    last_success_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def label(self) -> str:
+        return f"{self.name} ({self.region})" if self.region else self.name
+
+
+class TrainingJobQuerySet(models.QuerySet):
+    def running(self) -> TrainingJobQuerySet:
+        return self.exclude(status__in=TERMINAL)
+
+    def terminal(self) -> TrainingJobQuerySet:
+        return self.filter(status__in=TERMINAL)
+
+    def needing_describe(self) -> TrainingJobQuerySet:
+        """Jobs whose stored detail may be behind AWS.
+
+        Never described, listed as changed since the last describe, or still
+        running (elapsed time, phases and metrics move without notice).
+        """
+        return self.filter(
+            Q(described_at__isnull=True)
+            | Q(last_modified_time__gt=models.F("described_last_modified_time"))
+            | ~Q(status__in=TERMINAL)
+        )
+
+
+class TrainingJob(models.Model):
+    source = models.ForeignKey(Source, on_delete=models.CASCADE, related_name="jobs")
+    arn = models.CharField("ARN", max_length=256, unique=True, help_text="A job's identity across accounts.")
+    name = models.CharField(max_length=63)
+    status = models.CharField(max_length=32, help_text="TrainingJobStatus; unknown values are kept as sent.")
+    secondary_status = models.CharField(max_length=64, blank=True)
+    failure_reason = models.TextField(blank=True, help_text="Untrusted text from AWS and the job's container.")
+    failure_signature = models.CharField(max_length=300, blank=True, help_text="The reason, normalised for grouping.")
+
+    creation_time = models.DateTimeField()
+    training_start_time = models.DateTimeField(null=True, blank=True)
+    training_end_time = models.DateTimeField(null=True, blank=True)
+    last_modified_time = models.DateTimeField(
+        null=True, blank=True, help_text="AWS's LastModifiedTime, from the newest list or describe seen."
+    )
+
+    instance_type = models.CharField(max_length=64, blank=True)
+    instance_count = models.PositiveIntegerField(default=0, help_text="Billed instances across all groups.")
+    instance_groups = models.JSONField(default=list, blank=True)
+    volume_size_gb = models.PositiveIntegerField(null=True, blank=True)
+    keep_alive_seconds = models.PositiveIntegerField(null=True, blank=True)
+    is_spot = models.BooleanField("managed spot", default=False)
+    max_runtime_seconds = models.PositiveIntegerField(null=True, blank=True)
+    max_wait_seconds = models.PositiveIntegerField(null=True, blank=True)
+    max_pending_seconds = models.PositiveIntegerField(null=True, blank=True)
+
+    hyperparameters = models.JSONField(default=dict, blank=True)
+    algorithm = models.CharField(max_length=512, blank=True, help_text="Training image or algorithm name.")
+    input_channels = models.JSONField(default=list, blank=True)
+    output_path = models.CharField(max_length=1024, blank=True)
+    model_artifacts = models.CharField(max_length=1024, blank=True)
+    role_arn = models.CharField(max_length=2048, blank=True)
+    tuning_job_arn = models.CharField(max_length=256, blank=True)
+    labeling_job_arn = models.CharField(max_length=2048, blank=True)
+    network_isolation = models.BooleanField(default=False)
+    inter_container_encryption = models.BooleanField(default=False)
+
+    warm_pool_status = models.CharField(max_length=32, blank=True)
+    warm_pool_retained_seconds = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Per instance, as AWS reports it."
+    )
+    training_time_seconds = models.PositiveIntegerField(
+        null=True, blank=True, help_text="AWS's TrainingTimeInSeconds, per instance."
+    )
+    reported_billable_seconds = models.PositiveIntegerField(
+        null=True, blank=True, help_text="AWS's BillableTimeInSeconds, per instance."
+    )
+    billable_seconds = models.PositiveBigIntegerField(
+        null=True,
+        blank=True,
+        help_text="Start to end x instances, computed at ingest (for running jobs: so far, at the last describe).",
+    )
+    tags = models.JSONField(default=dict, blank=True)
+    raw = models.JSONField(default=dict, blank=True, help_text="The latest DescribeTrainingJob response, whole.")
+
+    described_at = models.DateTimeField(null=True, blank=True)
+    described_last_modified_time = models.DateTimeField(
+        null=True, blank=True, help_text="LastModifiedTime of the response stored in the detail fields."
+    )
+    tags_fetched_at = models.DateTimeField(null=True, blank=True)
+
+    objects = TrainingJobQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-creation_time"]
+        indexes = [
+            # Jobs page default order and creation-time range filters.
+            models.Index(fields=["-creation_time"], name="job_creation_idx"),
+            models.Index(fields=["status", "-creation_time"], name="job_status_idx"),
+            models.Index(fields=["secondary_status", "-creation_time"], name="job_secondary_idx"),
+            models.Index(fields=["instance_type", "-creation_time"], name="job_instance_type_idx"),
+            models.Index(fields=["source", "-creation_time"], name="job_source_idx"),
+            models.Index(fields=["tuning_job_arn", "-creation_time"], name="job_tuning_idx"),
+            models.Index(fields=["name"], name="job_name_idx"),
+            models.Index(fields=["-billable_seconds"], name="job_billable_idx"),
+            # Failures page: group by signature over failed jobs.
+            models.Index(fields=["failure_signature", "creation_time"], name="job_failure_sig_idx"),
+            models.Index(fields=["-training_end_time"], name="job_end_idx"),
+            # Sync: which jobs of a source still need describing.
+            models.Index(fields=["source", "status"], name="job_source_status_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status in TERMINAL
+
+    def billable_seconds_now(self, now: datetime | None = None) -> int | None:
+        """Like ``billable_seconds``, but up to now for a running job."""
+        if self.is_terminal:
+            return self.billable_seconds
+        return billing.billable_seconds(
+            self.training_start_time, self.training_end_time, self.instance_count, now=now or timezone.now()
+        )
+
+    @property
+    def reported_billable_total(self) -> int | None:
+        return billing.reported_billable_total(self.reported_billable_seconds, self.instance_count)
+
+    @property
+    def spot_savings_percent(self) -> float | None:
+        if not self.is_spot:
+            return None
+        return billing.spot_savings_percent(self.reported_billable_seconds, self.training_time_seconds)
+
+    @property
+    def warm_pool_retained_total(self) -> int | None:
+        return billing.warm_pool_retained_total(self.warm_pool_retained_seconds, self.instance_count)
+
+    @property
+    def region(self) -> str:
+        parts = self.arn.split(":")
+        return parts[3] if len(parts) > 3 else ""
+
+
+class StatusTransition(models.Model):
+    """One SecondaryStatusTransitions entry; repeats with restarts."""
+
+    job = models.ForeignKey(TrainingJob, on_delete=models.CASCADE, related_name="transitions")
+    position = models.PositiveSmallIntegerField(help_text="Order within the job's history.")
+    status = models.CharField(max_length=64)
+    start_time = models.DateTimeField()
+    end_time = models.DateTimeField(null=True, blank=True)
+    message = models.TextField(blank=True, help_text="AWS's StatusMessage; shown, never branched on.")
+
+    class Meta:
+        ordering = ["job", "position"]
+        constraints = [models.UniqueConstraint(fields=["job", "position"], name="transition_job_position_uniq")]
+
+    def __str__(self) -> str:
+        return f"{self.job_id} {self.status}"
+
+    def as_domain(self) -> Transition:
+        return Transition(self.status, self.start_time, self.end_time, self.message)
+
+
+class FinalMetric(models.Model):
+    job = models.ForeignKey(TrainingJob, on_delete=models.CASCADE, related_name="metrics")
+    name = models.CharField(max_length=255)
+    value = models.FloatField()
+    timestamp = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["job", "name"]
+        constraints = [models.UniqueConstraint(fields=["job", "name"], name="metric_job_name_uniq")]
+        indexes = [
+            # Sorting the jobs list by one metric walks this index.
+            models.Index(fields=["name", "value"], name="metric_name_value_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name}={self.value}"
+
+
+class SyncCycle(models.Model):
+    """One pass over a source: list what changed, describe, store.
+
+    started -> finished (ok, or with errors counted). Describes fanned out to
+    Celery tasks add to the counters as they finish.
+    """
+
+    source = models.ForeignKey(Source, on_delete=models.CASCADE, related_name="cycles")
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    listed = models.PositiveIntegerField(default=0, help_text="Summaries returned by ListTrainingJobs.")
+    list_pages = models.PositiveIntegerField(default=0)
+    queued = models.PositiveIntegerField(default=0, help_text="Jobs sent to DescribeTrainingJob.")
+    described = models.PositiveIntegerField(default=0)
+    changed = models.PositiveIntegerField(default=0, help_text="Describes that changed the stored job.")
+    errors = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True, help_text="Why the cycle itself failed, if it did.")
+
+    class Meta:
+        ordering = ["-started_at"]
+        indexes = [models.Index(fields=["source", "-started_at"], name="cycle_source_started_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.source} @ {self.started_at:%Y-%m-%d %H:%M:%S}"
+
+    @property
+    def ok(self) -> bool:
+        return not self.error and self.errors == 0
+
+
+class SyncError(models.Model):
+    """A job the sync could not store, and why; what was stored stays as it was."""
+
+    source = models.ForeignKey(Source, on_delete=models.CASCADE, related_name="errors")
+    cycle = models.ForeignKey(SyncCycle, on_delete=models.SET_NULL, null=True, blank=True, related_name="error_rows")
+    job_name = models.CharField(max_length=256, blank=True)
+    kind = models.CharField(max_length=64, help_text="malformed, throttled, aws, unexpected")
+    message = models.TextField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["-created_at"], name="syncerror_created_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.kind}: {self.job_name}"
+
+
+class InstancePrice(models.Model):
+    """On-demand hourly price per instance, for estimated cost."""
+
+    instance_type = models.CharField(max_length=64, unique=True)
+    hourly_usd = models.DecimalField(max_digits=10, decimal_places=4)
+    note = models.CharField(max_length=255, blank=True, help_text="Where the figure came from.")
+
+    class Meta:
+        ordering = ["instance_type"]
+
+    def __str__(self) -> str:
+        return f"{self.instance_type} ${self.hourly_usd}/h"

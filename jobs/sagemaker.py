@@ -1,0 +1,159 @@
+"""Every call to SageMaker lives here.
+
+Clients are built lazily and reused per process (botocore's adaptive retry
+mode keeps its rate limiter on the client, so reuse is what makes it work).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import boto3
+import botocore.exceptions
+from botocore.config import Config
+from django.conf import settings
+
+THROTTLING_CODES = frozenset(
+    {"ThrottlingException", "Throttling", "TooManyRequestsException", "RequestLimitExceeded", "SlowDown"}
+)
+
+
+@dataclass(frozen=True)
+class SourceConfig:
+    """What it takes to reach one account's SageMaker; hashable for the client cache."""
+
+    region: str = ""
+    profile: str = ""
+    role_arn: str = ""
+    endpoint_url: str = ""
+
+    @classmethod
+    def of(cls, source: Any) -> SourceConfig:
+        return cls(source.region, source.profile, source.role_arn, source.endpoint_url)
+
+
+class SageMakerError(Exception):
+    """A call failed; ``retryable`` says whether trying again may help."""
+
+    def __init__(self, message: str, *, code: str = "", retryable: bool = False) -> None:
+        super().__init__(message)
+        self.code = code
+        self.retryable = retryable
+
+
+class NotFound(SageMakerError):
+    pass
+
+
+_clients: dict[SourceConfig, Any] = {}
+_lock = threading.Lock()
+
+
+def client_for(config: SourceConfig) -> Any:
+    with _lock:
+        client = _clients.get(config)
+        if client is None:
+            client = _clients[config] = _build_client(config)
+        return client
+
+
+def reset_clients() -> None:
+    """Forget cached clients (tests that change endpoints or credentials)."""
+    with _lock:
+        _clients.clear()
+
+
+def _build_client(config: SourceConfig) -> Any:
+    session = boto3.Session(profile_name=config.profile or None, region_name=config.region or None)
+    if config.role_arn:
+        creds = session.client("sts").assume_role(RoleArn=config.role_arn, RoleSessionName="trainwatch")["Credentials"]
+        session = boto3.Session(
+            aws_access_key_id=creds["AccessKeyId"],
+            aws_secret_access_key=creds["SecretAccessKey"],
+            aws_session_token=creds["SessionToken"],
+            region_name=session.region_name,
+        )
+    botocore_config = Config(
+        retries={"mode": settings.AWS_RETRY_MODE, "total_max_attempts": settings.AWS_MAX_ATTEMPTS},
+        connect_timeout=5,
+        read_timeout=30,
+        user_agent_extra="trainwatch",
+    )
+    return session.client("sagemaker", endpoint_url=config.endpoint_url or None, config=botocore_config)
+
+
+def _translate(exc: Exception) -> SageMakerError:
+    if isinstance(exc, botocore.exceptions.ClientError):
+        error = exc.response.get("Error", {})
+        code = str(error.get("Code", ""))
+        message = str(error.get("Message", exc))
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
+        if code == "ValidationException" and ("not found" in message.lower() or "could not find" in message.lower()):
+            return NotFound(message, code=code)
+        retryable = code in THROTTLING_CODES or status >= 500
+        return SageMakerError(f"{code}: {message}", code=code, retryable=retryable)
+    if isinstance(exc, botocore.exceptions.NoCredentialsError | botocore.exceptions.NoRegionError):
+        return SageMakerError(str(exc), code=type(exc).__name__)
+    if isinstance(exc, botocore.exceptions.ProfileNotFound | botocore.exceptions.PartialCredentialsError):
+        return SageMakerError(str(exc), code=type(exc).__name__)
+    if isinstance(
+        exc,
+        botocore.exceptions.EndpointConnectionError
+        | botocore.exceptions.ConnectionError
+        | botocore.exceptions.ReadTimeoutError
+        | botocore.exceptions.ConnectTimeoutError,
+    ):
+        return SageMakerError(f"cannot reach SageMaker: {exc}", code="ConnectionError", retryable=True)
+    if isinstance(exc, botocore.exceptions.ResponseParserError):
+        return SageMakerError(f"unreadable response: {exc}", code="ResponseParserError", retryable=True)
+    if isinstance(exc, botocore.exceptions.BotoCoreError):
+        return SageMakerError(str(exc), code=type(exc).__name__)
+    raise exc
+
+
+def _call(config: SourceConfig, operation: str, **params: Any) -> dict[str, Any]:
+    try:
+        return getattr(client_for(config), operation)(**params)
+    except Exception as exc:  # translated or re-raised as it was
+        raise _translate(exc) from exc
+
+
+def list_changed_pages(config: SourceConfig, since: datetime) -> Iterator[dict[str, Any]]:
+    """Summaries of jobs modified after ``since``, one page (a list) at a time.
+
+    AWS cuts a page before filtering, so a page may be empty and still carry
+    a NextToken: keep going until there is no token.
+    """
+    params: dict[str, Any] = {"LastModifiedTimeAfter": since, "MaxResults": 100}
+    while True:
+        page = _call(config, "list_training_jobs", **params)
+        yield page.get("TrainingJobSummaries", [])
+        token = page.get("NextToken")
+        if not token:
+            return
+        params["NextToken"] = token
+
+
+def describe_job(config: SourceConfig, name: str) -> dict[str, Any]:
+    return _call(config, "describe_training_job", TrainingJobName=name)
+
+
+def list_tags(config: SourceConfig, arn: str) -> dict[str, str]:
+    tags: dict[str, str] = {}
+    params: dict[str, Any] = {"ResourceArn": arn, "MaxResults": 100}
+    while True:
+        page = _call(config, "list_tags", **params)
+        for tag in page.get("Tags", []):
+            tags[str(tag.get("Key", ""))] = str(tag.get("Value", ""))
+        token = page.get("NextToken")
+        if not token:
+            return tags
+        params["NextToken"] = token
+
+
+def stop_job(config: SourceConfig, name: str) -> None:
+    _call(config, "stop_training_job", TrainingJobName=name)
