@@ -21,7 +21,7 @@ from jobs.domain import billing
 from jobs.domain.failures import failure_signature
 from jobs.domain.parse import JobSummary, ParsedJob
 from jobs.domain.timeline import merge_transitions
-from jobs.models import FinalMetric, Source, StatusTransition, TrainingJob
+from jobs.models import FinalMetric, JobTag, Source, StatusTransition, TrainingJob
 
 
 class Outcome(enum.StrEnum):
@@ -164,8 +164,9 @@ def store_description(
             job.last_modified_time is None or parsed.last_modified_time > job.last_modified_time
         ):
             job.last_modified_time = parsed.last_modified_time
+        tags_changed = tags is not None and (created or job.tags != tags)
         if tags is not None:
-            changed = changed or job.tags != tags
+            changed = changed or tags_changed
             job.tags = tags
             job.tags_fetched_at = now
         job.raw = _jsonable(raw)
@@ -174,6 +175,8 @@ def store_description(
         job.save()
         changed = _store_transitions(job, parsed, fresh=created) or changed
         changed = _store_metrics(job, parsed, fresh=created) or changed
+        if tags_changed:
+            _store_tag_rows(job, tags or {}, fresh=created)
     if created:
         return Outcome.CREATED
     return Outcome.CHANGED if changed else Outcome.UNCHANGED
@@ -213,3 +216,9 @@ def _store_metrics(job: TrainingJob, parsed: ParsedJob, *, fresh: bool) -> bool:
         FinalMetric(job=job, name=name, value=value, timestamp=ts) for name, (value, ts) in incoming.items()
     )
     return True
+
+
+def _store_tag_rows(job: TrainingJob, tags: dict[str, str], *, fresh: bool) -> None:
+    if not fresh:
+        job.tag_rows.all().delete()
+    JobTag.objects.bulk_create(JobTag(job=job, key=k[:128], value=v[:256]) for k, v in tags.items())

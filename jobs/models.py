@@ -217,6 +217,21 @@ class StatusTransition(models.Model):
         return Transition(self.status, self.start_time, self.end_time, self.message)
 
 
+class JobTag(models.Model):
+    """One tag of a job, as rows so the tag filter can use an index."""
+
+    job = models.ForeignKey(TrainingJob, on_delete=models.CASCADE, related_name="tag_rows")
+    key = models.CharField(max_length=128)
+    value = models.CharField(max_length=256, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["job", "key"], name="tag_job_key_uniq")]
+        indexes = [models.Index(fields=["key", "value"], name="tag_key_value_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.key}={self.value}"
+
+
 class FinalMetric(models.Model):
     job = models.ForeignKey(TrainingJob, on_delete=models.CASCADE, related_name="metrics")
     name = models.CharField(max_length=255)

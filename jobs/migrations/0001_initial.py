@@ -146,6 +146,15 @@ class Migration(migrations.Migration):
             },
         ),
         migrations.CreateModel(
+            name='JobTag',
+            fields=[
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('key', models.CharField(max_length=128)),
+                ('value', models.CharField(blank=True, max_length=256)),
+                ('job', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='tag_rows', to='jobs.trainingjob')),
+            ],
+        ),
+        migrations.CreateModel(
             name='FinalMetric',
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
@@ -213,6 +222,14 @@ class Migration(migrations.Migration):
         migrations.AddConstraint(
             model_name='statustransition',
             constraint=models.UniqueConstraint(fields=('job', 'position'), name='transition_job_position_uniq'),
+        ),
+        migrations.AddIndex(
+            model_name='jobtag',
+            index=models.Index(fields=['key', 'value'], name='tag_key_value_idx'),
+        ),
+        migrations.AddConstraint(
+            model_name='jobtag',
+            constraint=models.UniqueConstraint(fields=('job', 'key'), name='tag_job_key_uniq'),
         ),
         migrations.AddIndex(
             model_name='finalmetric',

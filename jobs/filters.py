@@ -1,0 +1,116 @@
+"""The jobs list's filters and sorts, shared by the page and the JSON API.
+
+Parsed from the query string so a filtered view is a shareable URL. Every
+filter and sort is backed by an index (see TrainingJob.Meta.indexes).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from datetime import datetime, time
+
+from django.db.models import F, QueryDict
+from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
+
+from jobs.models import TrainingJob, TrainingJobQuerySet
+
+SORTS = {
+    "created": "creation_time",
+    "name": "name",
+    "status": "status",
+    "billable": "billable_seconds",
+    "instance": "instance_type",
+    "start": "training_start_time",
+    "end": "training_end_time",
+}
+DEFAULT_SORT = "-created"
+
+
+@dataclass(frozen=True)
+class JobFilter:
+    status: str = ""
+    secondary_status: str = ""
+    instance_type: str = ""
+    source: str = ""
+    tuning_job: str = ""
+    tag: str = ""  # "key=value", or "key" for any value
+    created_after: str = ""
+    created_before: str = ""
+    q: str = ""  # name contains
+    name: str = ""  # exact name
+    metric: str = ""  # a metric name to show as a column (and sort on with sort=metric)
+    sort: str = DEFAULT_SORT
+
+    @classmethod
+    def from_query(cls, query: QueryDict) -> JobFilter:
+        values = {f.name: query.get(f.name, "").strip() for f in fields(cls)}
+        if not values["sort"]:
+            values["sort"] = DEFAULT_SORT
+        return cls(**values)
+
+    @property
+    def active(self) -> dict[str, str]:
+        """The non-default parameters, for links that keep the filter state."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) != f.default}
+
+    @property
+    def sort_key(self) -> str:
+        return self.sort.lstrip("-")
+
+    @property
+    def descending(self) -> bool:
+        return self.sort.startswith("-")
+
+    def apply(self, qs: TrainingJobQuerySet | None = None) -> TrainingJobQuerySet:
+        qs = qs if qs is not None else TrainingJob.objects.all()
+        if self.status:
+            qs = qs.filter(status=self.status)
+        if self.secondary_status:
+            qs = qs.filter(secondary_status=self.secondary_status)
+        if self.instance_type:
+            qs = qs.filter(instance_type=self.instance_type)
+        if self.source:
+            qs = qs.filter(source__name=self.source)
+        if self.tuning_job:
+            qs = qs.filter(tuning_job_arn=self.tuning_job)
+        if self.tag:
+            key, has_value, value = self.tag.partition("=")
+            qs = qs.filter(tag_rows__key=key, tag_rows__value=value) if has_value else qs.filter(tag_rows__key=key)
+        after = _parse_moment(self.created_after, end_of_day=False)
+        if after:
+            qs = qs.filter(creation_time__gte=after)
+        before = _parse_moment(self.created_before, end_of_day=True)
+        if before:
+            qs = qs.filter(creation_time__lte=before)
+        if self.name:
+            qs = qs.filter(name=self.name)
+        if self.q:
+            qs = qs.filter(name__icontains=self.q)
+        return self._order(qs)
+
+    def _order(self, qs: TrainingJobQuerySet) -> TrainingJobQuerySet:
+        key = self.sort_key
+        if key == "metric" and self.metric:
+            # Start from the (name, value) index: jobs without the metric drop out.
+            qs = qs.filter(metrics__name=self.metric).annotate(metric_value=F("metrics__value"))
+            value = F("metric_value").desc() if self.descending else F("metric_value").asc()
+            return qs.order_by(value, "-pk")
+        column = SORTS.get(key, "creation_time")
+        expression = F(column).desc(nulls_last=True) if self.descending else F(column).asc(nulls_last=True)
+        return qs.order_by(expression, "-pk")
+
+
+def _parse_moment(raw: str, *, end_of_day: bool) -> datetime | None:
+    """A date (whole day) or an ISO datetime; anything else is ignored."""
+    if not raw:
+        return None
+    moment = parse_datetime(raw)
+    if moment is None:
+        day = parse_date(raw) if len(raw) == 10 else None
+        if day is None:
+            return None
+        moment = datetime.combine(day, time.max if end_of_day else time.min)
+    if timezone.is_naive(moment):
+        moment = timezone.make_aware(moment, timezone.get_default_timezone())
+    return moment
