@@ -105,9 +105,15 @@ def _parse_moment(raw: str, *, end_of_day: bool) -> datetime | None:
     """A date (whole day) or an ISO datetime; anything else is ignored."""
     if not raw:
         return None
-    moment = parse_datetime(raw)
+    try:
+        moment = parse_datetime(raw)
+    except ValueError:
+        return None
     if moment is None:
-        day = parse_date(raw) if len(raw) == 10 else None
+        try:
+            day = parse_date(raw)
+        except ValueError:  # well-formed but impossible, e.g. 2026-02-30
+            day = None
         if day is None:
             return None
         moment = datetime.combine(day, time.max if end_of_day else time.min)
