@@ -144,6 +144,8 @@ class TrainingJob(models.Model):
 
     class Meta:
         ordering = ["-creation_time"]
+        # Stopping a job in AWS is more than editing a row: its own permission.
+        permissions = [("stop_trainingjob", "Can stop training jobs in SageMaker")]
         indexes = [
             # Jobs page default order and creation-time range filters.
             models.Index(fields=["-creation_time"], name="job_creation_idx"),
