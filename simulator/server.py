@@ -1,0 +1,138 @@
+"""HTTP front door: SageMaker's JSON 1.1 protocol over a stdlib threading server."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from .account import Account, ApiError
+from .faults import ERRORS, FaultInjector, malform
+from .operations import OPERATIONS, list_training_jobs
+
+CONTENT_TYPE = "application/x-amz-json-1.1"
+TARGET_PREFIX = "SageMaker."
+
+
+class Stats:
+    """Thread-safe counters; ``snapshot()`` hands out copies."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.reset()
+
+    def reset(self) -> None:
+        with self._lock:
+            self._calls: Counter[str] = Counter()
+            self._faults: Counter[str] = Counter()
+            self._errors: Counter[str] = Counter()
+
+    def add(self, kind: str, name: str) -> None:
+        with self._lock:
+            {"calls": self._calls, "faults": self._faults, "errors": self._errors}[kind][name] += 1
+
+    def snapshot(self) -> dict[str, Any]:
+        with self._lock:
+            return {
+                "calls": Counter(self._calls),
+                "faults": Counter(self._faults),
+                "errors": Counter(self._errors),
+                "requests": sum(self._calls.values()),
+            }
+
+
+class Dispatcher:
+    """Target header + body -> (HTTP status, JSON body), or None to drop the connection."""
+
+    def __init__(
+        self, account: Account, injector: FaultInjector, stats: Stats, filter_after_page: Callable[[], bool]
+    ) -> None:
+        self.account = account
+        self.injector = injector
+        self.stats = stats
+        self.filter_after_page = filter_after_page
+
+    def handle(self, target: str, raw: bytes) -> tuple[int, dict[str, Any]] | None:
+        op = target[len(TARGET_PREFIX) :] if target.startswith(TARGET_PREFIX) else ""
+        self.stats.add("calls", op or target or "<none>")
+        if op != "ListTrainingJobs" and op not in OPERATIONS:
+            return self._error(ApiError("UnknownOperationException", f"Unknown operation {target!r}."))
+        fault, variant = self.injector.draw()
+        latency = self.injector.faults.latency_ms
+        if latency > 0:
+            time.sleep(latency / 1000)
+        if fault == "drop":
+            self.stats.add("faults", "drop")
+            return None
+        if fault is not None:
+            self.stats.add("faults", fault)
+            code, status, message = ERRORS[fault]
+            return status, {"__type": code, "message": message}
+        try:
+            params = json.loads(raw or b"{}")
+        except ValueError:
+            return self._error(ApiError("SerializationException", "Request body is not valid JSON."))
+        if not isinstance(params, dict):
+            return self._error(ApiError("SerializationException", "Request body must be a JSON object."))
+        try:
+            if op == "ListTrainingJobs":
+                body = list_training_jobs(self.account, params, self.filter_after_page())
+            else:
+                body = OPERATIONS[op](self.account, params)
+        except ApiError as e:
+            return self._error(e)
+        if op == "DescribeTrainingJob" and variant is not None:
+            self.stats.add("faults", "malformed")
+            body = malform(body, variant)
+        return 200, body
+
+    def _error(self, e: ApiError) -> tuple[int, dict[str, Any]]:
+        self.stats.add("errors", e.code)
+        return e.status, {"__type": e.code, "message": e.message}
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, as botocore's connection pool expects
+    server: _Server
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        # A readiness probe for scripts; SageMaker itself only takes POST.
+        self._send(200, {"service": "simulated-sagemaker"})
+
+    def do_POST(self) -> None:
+        raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        result = self.server.dispatcher.handle(self.headers.get("X-Amz-Target", ""), raw)
+        if result is None:
+            self.close_connection = True
+            return
+        self._send(*result)
+
+    def _send(self, status: int, body: dict[str, Any]) -> None:
+        data = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", CONTENT_TYPE)
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("x-amzn-RequestId", str(uuid.uuid4()))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, address: tuple[str, int], dispatcher: Dispatcher) -> None:
+        self.dispatcher = dispatcher
+        super().__init__(address, _Handler)
+
+
+def make_server(host: str, port: int, dispatcher: Dispatcher) -> ThreadingHTTPServer:
+    return _Server((host, port), dispatcher)

@@ -1,0 +1,97 @@
+"""What a job's plan looks like at simulated time t.
+
+A plan is the job's natural life; a StopTrainingJob (planned or real) cuts
+it and appends Stopping/Stopped. Only transitions that started by t are
+visible; the current one has no EndTime.
+"""
+
+from __future__ import annotations
+
+import bisect
+from typing import NamedTuple
+
+from . import texts
+from .population import Event, JobPlan
+
+# SecondaryStatus -> TrainingJobStatus for the statuses that are not InProgress.
+PRIMARY = {
+    "Stopping": "Stopping",
+    "Stopped": "Stopped",
+    "MaxRuntimeExceeded": "Stopped",
+    "MaxWaitTimeExceeded": "Stopped",
+    "Completed": "Completed",
+    "Failed": "Failed",
+}
+TERMINAL = frozenset({"Completed", "Failed", "Stopped"})
+
+
+def effective_events(plan: JobPlan, api_stop: float | None) -> tuple[Event, ...]:
+    """The plan's events with the earliest stop request applied."""
+    stops = [s for s in (plan.planned_stop, api_stop) if s is not None]
+    if not stops:
+        return plan.events
+    stop = min(stops)
+    last = plan.events[-1]
+    # A stop can only land on a job that is still running (not even Stopping).
+    running = [e for e in plan.events if e.start <= stop]
+    if stop >= last.start or running[-1].status in PRIMARY:
+        return plan.events
+    stop = round(stop, 3)
+    return (
+        *running,
+        Event("Stopping", stop, texts.MSG["Stopping"]),
+        Event("Stopped", round(stop + plan.stop_delay, 3), texts.MSG["Stopped"]),
+    )
+
+
+class State(NamedTuple):
+    """The cheap-to-compute part of a job at time t (enough for list/filter/sort)."""
+
+    status: str
+    secondary: str
+    last_modified: float
+    visible: int  # number of visible transitions
+    training_start: float | None
+    training_end: float | None  # only once terminal and training had started
+    warm_pool: str | None  # Available | Terminated
+    settled_at: float  # nothing changes after this time
+
+
+def state_at(plan: JobPlan, events: tuple[Event, ...], t: float) -> State:
+    starts = [e.start for e in events]
+    visible = bisect.bisect_right(starts, t)
+    current = events[visible - 1]
+    status = PRIMARY.get(current.status, "InProgress")
+    training_start = next((e.start for e in events[:visible] if e.status == "Downloading"), None)
+    last_modified = current.start
+    terminal_at = events[-1].start
+    settled_at = terminal_at
+    training_end = None
+    warm_pool = None
+    if status in TERMINAL:
+        if training_start is not None:
+            training_end = current.start
+        if plan.keep_alive and status == "Completed":
+            settled_at = terminal_at + plan.keep_alive
+            if t >= settled_at:
+                warm_pool = "Terminated"
+                last_modified = settled_at
+            else:
+                warm_pool = "Available"
+    return State(status, current.status, last_modified, visible, training_start, training_end, warm_pool, settled_at)
+
+
+def billing(plan: JobPlan, events: tuple[Event, ...], state: State) -> tuple[int, int] | None:
+    """(TrainingTimeInSeconds, BillableTimeInSeconds) once the job ended after training start."""
+    if state.training_end is None or state.training_start is None:
+        return None
+    training = max(1, round(state.training_end - state.training_start))
+    if not plan.spot:
+        return training, training
+    # Managed spot bills only while instances ran, at the spot discount.
+    running = 0.0
+    for k, e in enumerate(events[: state.visible - 1]):
+        if e.start >= state.training_start and e.status != "Interrupted":
+            running += events[k + 1].start - e.start
+    billable = max(1, round(running * plan.spot_ratio))
+    return training, min(billable, max(1, training - 1))
