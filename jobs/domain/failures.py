@@ -19,7 +19,8 @@ _RULES: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"\b(?:\d{1,3}\.){3}\d{1,3}(?::\d+)?\b"), "<ip>"),
     (re.compile(r"\b[0-9a-f]{12,}\b", re.I), "<hex>"),
     (re.compile(r"\b[a-z][\w-]*-\d[\w-]*\b", re.I), "<name>"),
-    (re.compile(r"\d+(?:\.\d+)?"), "<n>"),
+    # Digits inside words stay ("S3", "p4d"); free-standing numbers go.
+    (re.compile(r"(?<![\w.])\d+(?:\.\d+)?"), "<n>"),
 )
 _WHITESPACE = re.compile(r"\s+")
 _MAX_LENGTH = 300
