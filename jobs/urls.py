@@ -1,2 +1,14 @@
+from django.urls import path
 
-urlpatterns: list = []
+from jobs import views
+
+app_name = "jobs"
+
+urlpatterns = [
+    path("", views.index, name="index"),
+    path("jobs/rows/", views.running_rows, name="running_rows"),
+    path("jobs/<int:job_id>/", views.job_detail, name="detail"),
+    path("failures/", views.failures, name="failures"),
+    path("status/", views.status, name="status"),
+    path("status/fragment/", views.status_fragment, name="status_fragment"),
+]

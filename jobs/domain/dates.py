@@ -38,7 +38,7 @@ def format_hms(seconds: float | None) -> str:
 
 
 def format_ago(moment: datetime | None, now: datetime) -> str:
-    """"14 s ago", "3 min ago", "2 h ago", "5 d ago"; "in 10 s" for clock skew."""
+    """ "14 s ago", "3 min ago", "2 h ago", "5 d ago"; "in 10 s" for clock skew."""
     if moment is None:
         return "never"
     delta = int((now - moment).total_seconds())

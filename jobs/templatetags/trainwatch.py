@@ -1,0 +1,92 @@
+"""Filters for the pages; each one delegates to a pure helper."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from django import template
+from django.utils import timezone
+
+from jobs.domain import dates, statuses
+
+register = template.Library()
+
+# Explicit status -> CSS class mapping; anything AWS adds later is "unknown".
+STATUS_CLASSES = {
+    statuses.IN_PROGRESS: "running",
+    statuses.STOPPING: "stopping",
+    statuses.COMPLETED: "completed",
+    statuses.FAILED: "failed",
+    statuses.STOPPED: "stopped",
+    statuses.DELETING: "stopped",
+}
+SECONDARY_CLASSES = {
+    "Completed": "completed",
+    "Failed": "failed",
+    "Stopped": "stopped",
+    "Stopping": "stopping",
+    "MaxRuntimeExceeded": "failed",
+    "MaxWaitTimeExceeded": "failed",
+    "Interrupted": "warning",
+    "Restarting": "warning",
+    "Training": "running",
+}
+STATUS_LABELS = {statuses.IN_PROGRESS: "Running"}
+
+
+@register.filter
+def status_class(status: str) -> str:
+    return STATUS_CLASSES.get(status, "unknown")
+
+
+@register.filter
+def status_label(status: str) -> str:
+    return STATUS_LABELS.get(status, status or "Unknown")
+
+
+@register.filter
+def phase_class(secondary_status: str) -> str:
+    return SECONDARY_CLASSES.get(secondary_status, "phase")
+
+
+@register.filter
+def duration(seconds: float | None) -> str:
+    return dates.format_duration(seconds)
+
+
+@register.filter
+def hms(seconds: float | None) -> str:
+    return dates.format_hms(seconds)
+
+
+@register.filter
+def ago(moment: datetime | None, now: datetime | None = None) -> str:
+    return dates.format_ago(moment, now or timezone.now())
+
+
+@register.filter
+def usd(amount: Decimal | float | None) -> str:
+    if amount is None:
+        return "—"
+    return f"${amount:,.2f}"
+
+
+@register.filter
+def hours(seconds: float | None) -> str:
+    if seconds is None:
+        return "—"
+    return f"{seconds / 3600:,.1f} h"
+
+
+@register.filter
+def pretty_json(value: Any) -> str:
+    """Indented JSON; the template still escapes it."""
+    return json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False, default=str)
+
+
+@register.filter
+def get_item(mapping: dict, key: Any) -> Any:
+    return mapping.get(key) if isinstance(mapping, dict) else None

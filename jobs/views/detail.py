@@ -1,0 +1,82 @@
+"""One job: timeline, failure, metrics, billing, configuration, raw response."""
+
+from __future__ import annotations
+
+from urllib.parse import quote, urlencode
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET
+
+from jobs.costs import hourly_rate, job_cost
+from jobs.domain import timeline, timeline_chart
+from jobs.models import InstancePrice, TrainingJob
+
+CONSOLE = "https://console.aws.amazon.com"
+
+
+def logs_url(region: str, job_name: str) -> str:
+    """CloudWatch console, log group /aws/sagemaker/TrainingJobs, streams of this job.
+
+    The console's fragment double-encodes: "/" is $252F, "?" $3F, "=" $3D.
+    """
+    name = quote(job_name, safe="").replace("%", "$25")
+    return (
+        f"{CONSOLE}/cloudwatch/home?region={quote(region, safe='')}#logsV2:log-groups/log-group/"
+        f"$252Faws$252Fsagemaker$252FTrainingJobs$3FlogStreamNameFilter$3D{name}"
+    )
+
+
+def _arn_name(arn: str) -> str:
+    return arn.rsplit("/", 1)[-1] if "/" in arn else arn
+
+
+def _get_job(job_id: int) -> TrainingJob:
+    return get_object_or_404(TrainingJob.objects.select_related("source"), pk=job_id)
+
+
+@login_required
+@require_GET
+def job_detail(request: HttpRequest, job_id: int) -> HttpResponse:
+    job = _get_job(job_id)
+    now = timezone.now()
+    transitions = list(job.transitions.all())
+    metrics = list(job.metrics.all())
+    types = {job.instance_type} | {str(g.get("instance_type", "")) for g in job.instance_groups if isinstance(g, dict)}
+    prices = dict(InstancePrice.objects.filter(instance_type__in=types).values_list("instance_type", "hourly_usd"))
+
+    domain_steps = [t.as_domain() for t in transitions]
+    chart = timeline_chart.layout(
+        domain_steps,
+        creation_time=job.creation_time,
+        training_start_time=job.training_start_time,
+        training_end_time=job.training_end_time,
+        max_runtime_seconds=job.max_runtime_seconds,
+        running=not job.is_terminal,
+        now=now,
+    )
+    region = job.region or job.source.region or "us-east-1"
+    ctx = {
+        "job": job,
+        "now": now,
+        "chart": chart,
+        "phases": list(timeline.phase_durations(domain_steps, now=now).items()),
+        "metrics": metrics,
+        "billable_seconds": job.billable_seconds_now(now),
+        "hourly_rate": hourly_rate(job, prices),
+        "cost": job_cost(job, prices, now=now),
+        "logs_url": logs_url(region, job.name),
+        "tuning_url": reverse("jobs:index") + "?" + urlencode({"tuning_job": job.tuning_job_arn})
+        if job.tuning_job_arn
+        else None,
+        "tuning_name": _arn_name(job.tuning_job_arn),
+        "labeling_url": f"{CONSOLE}/sagemaker/home?region={quote(region, safe='')}#/labeling-jobs/"
+        f"{quote(_arn_name(job.labeling_job_arn), safe='')}"
+        if job.labeling_job_arn
+        else None,
+        "labeling_name": _arn_name(job.labeling_job_arn),
+    }
+    return render(request, "jobs/detail.html", ctx)
