@@ -106,18 +106,21 @@ def _parse_moment(raw: str, *, end_of_day: bool) -> datetime | None:
     """A date (whole day) or an ISO datetime; anything else is ignored."""
     if not raw:
         return None
+    # Dates first: parse_datetime (fromisoformat on Python 3.11+) reads a bare
+    # date as midnight, which would cut created_before's day off.
     try:
-        moment = parse_datetime(raw)
-    except ValueError:
+        day = parse_date(raw)
+    except ValueError:  # well-formed but impossible, e.g. 2026-02-30
         return None
-    if moment is None:
-        try:
-            day = parse_date(raw)
-        except ValueError:  # well-formed but impossible, e.g. 2026-02-30
-            day = None
-        if day is None:
-            return None
+    if day is not None:
         moment = datetime.combine(day, time.max if end_of_day else time.min)
+    else:
+        try:
+            moment = parse_datetime(raw)
+        except ValueError:
+            return None
+        if moment is None:
+            return None
     if timezone.is_naive(moment):
         moment = timezone.make_aware(moment, timezone.get_default_timezone())
     return moment
