@@ -1,0 +1,206 @@
+"""The jobs list (/) and its running-rows fragment endpoint."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+import time_machine
+
+from jobs.models import InstancePrice, TrainingJob
+from tests.factories import T0, make_job, make_source
+
+NOW = T0 + timedelta(hours=3)
+XSS = '<script>window.__xss=1</script><img src=x onerror="window.__xss=1">'
+
+
+@pytest.fixture(autouse=True)
+def frozen():
+    with time_machine.travel(NOW, tick=False):
+        yield
+
+
+@pytest.fixture
+def logged_in(client, teammate):
+    client.force_login(teammate)
+    return client
+
+
+def _names(response) -> list[str]:
+    return [row.job.name for row in response.context["rows"]]
+
+
+def test_requires_login(client, db):
+    response = client.get("/")
+    assert response.status_code == 302
+    assert response["Location"].startswith("/accounts/login/")
+
+
+def test_lists_jobs_with_badges_and_cost(logged_in):
+    InstancePrice.objects.update_or_create(instance_type="ml.p3.2xlarge", defaults={"hourly_usd": Decimal("3.825")})
+    make_job("done-1")
+    make_job("broken-1", status="Failed", created=T0 + timedelta(minutes=1))
+    make_job("live-1", status="InProgress", created=T0 + timedelta(minutes=2))
+    response = logged_in.get("/")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert _names(response) == ["live-1", "broken-1", "done-1"]
+    assert 'class="badge completed"' in html
+    assert 'class="badge failed"' in html
+    assert 'class="badge running"' in html
+    # One hour on two instances at $3.825 per instance-hour.
+    done = next(r for r in response.context["rows"] if r.job.name == "done-1")
+    assert done.cost == Decimal("7.65")
+    assert "$7.65" in html
+    assert "ml.p3.2xlarge" in html
+
+
+def test_unknown_status_gets_neutral_badge(logged_in):
+    make_job("odd-1", status="Archived")
+    html = logged_in.get("/").content.decode()
+    assert 'class="badge unknown"' in html
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("status=Failed", ["broken-1"]),
+        ("q=live", ["live-1"]),
+        ("instance_type=ml.g5.xlarge", ["live-1"]),
+        ("source=other", ["broken-1"]),
+        ("tag=team%3Dnlp", ["broken-1"]),
+        ("tag=team", ["live-1", "broken-1", "done-1"]),
+        ("created_after=2026-11-21", ["live-1"]),
+        ("created_before=2026-11-20", ["broken-1", "done-1"]),
+        ("sort=name", ["broken-1", "done-1", "live-1"]),
+    ],
+)
+def test_filters_narrow_the_list(logged_in, query, expected):
+    make_job("done-1")
+    make_job("broken-1", status="Failed", source=make_source("other"), tags={"team": "nlp"})
+    make_job(
+        "live-1",
+        status="InProgress",
+        created=T0 + timedelta(days=1),
+        ResourceConfig={"InstanceType": "ml.g5.xlarge", "InstanceCount": 1, "VolumeSizeInGB": 30},
+    )
+    response = logged_in.get(f"/?{query}")
+    assert _names(response) == expected
+
+
+def test_tuning_job_filter(logged_in):
+    arn = "arn:aws:sagemaker:us-east-1:123456789012:hyper-parameter-tuning-job/hpo-1"
+    make_job("trial-1", TuningJobArn=arn)
+    make_job("solo-1")
+    response = logged_in.get("/", {"tuning_job": arn})
+    assert _names(response) == ["trial-1"]
+
+
+def test_metric_column_and_sort(logged_in):
+    for i, accuracy in enumerate([0.5, 0.9, 0.7]):
+        make_job(
+            f"m-{i}",
+            created=T0 + timedelta(minutes=i),
+            FinalMetricDataList=[{"MetricName": "validation:accuracy", "Value": accuracy, "Timestamp": T0}],
+        )
+    response = logged_in.get("/", {"metric": "validation:accuracy", "sort": "-metric"})
+    assert _names(response) == ["m-1", "m-2", "m-0"]
+    assert [r.metric_value for r in response.context["rows"]] == [0.9, 0.7, 0.5]
+    html = response.content.decode()
+    assert '<option value="validation:accuracy" selected>' in html
+    assert "0.9" in html
+    ascending = logged_in.get("/", {"metric": "validation:accuracy", "sort": "metric"})
+    assert _names(ascending) == ["m-0", "m-2", "m-1"]
+
+
+def test_sort_header_links_keep_the_filters(logged_in):
+    make_job("done-1")
+    html = logged_in.get("/", {"status": "Completed", "sort": "name"}).content.decode()
+    # The active column links to the reverse order, with the filter kept.
+    assert 'href="?status=Completed&amp;sort=-name"' in html
+    assert 'aria-sort="ascending"' in html
+
+
+def test_pagination_fetches_one_extra_row(logged_in, settings, monkeypatch):
+    from jobs.views import jobs_list
+
+    monkeypatch.setattr(jobs_list, "PAGE_SIZE", 2)
+    for i in range(5):
+        make_job(f"p-{i}", created=T0 + timedelta(minutes=i))
+    first = logged_in.get("/", {"status": "Completed"})
+    assert _names(first) == ["p-4", "p-3"]
+    assert first.context["has_next"] is True
+    assert first.context["matched"] == 5
+    assert 'href="?status=Completed&amp;page=2"' in first.content.decode()
+    last = logged_in.get("/", {"status": "Completed", "page": "3"})
+    assert _names(last) == ["p-0"]
+    assert last.context["has_next"] is False
+    assert logged_in.get("/", {"page": "nonsense"}).context["page"] == 1
+
+
+def test_match_count_is_capped(logged_in, monkeypatch):
+    from jobs.views import jobs_list
+
+    monkeypatch.setattr(jobs_list, "COUNT_CAP", 2)
+    for i in range(4):
+        make_job(f"c-{i}")
+    response = logged_in.get("/")
+    assert response.context["matched"] == 2
+    assert response.context["matched_capped"] is True
+    assert "of 2+" in response.content.decode()
+
+
+def test_untrusted_text_is_escaped(logged_in):
+    make_job(
+        "xss-1",
+        tags={XSS: XSS},
+        FinalMetricDataList=[{"MetricName": XSS, "Value": 1.0, "Timestamp": T0}],
+        SecondaryStatus=XSS,
+    )
+    html = logged_in.get("/", {"metric": XSS}).content.decode()
+    assert "<script>window.__xss" not in html
+    assert "<img src=x" not in html
+    assert "&lt;script&gt;window.__xss=1&lt;/script&gt;" in html
+
+
+@pytest.mark.parametrize("count", [3, 30])
+def test_constant_queries(logged_in, django_assert_num_queries, count):
+    InstancePrice.objects.update_or_create(instance_type="ml.p3.2xlarge", defaults={"hourly_usd": Decimal("3.825")})
+    for i in range(count):
+        make_job(f"q-{i}", status="InProgress" if i % 3 else "Completed", tags={"team": "vision", "run": str(i)})
+    # session, user, page of jobs, capped count, prices, metric values,
+    # instance types, sources, metric names
+    with django_assert_num_queries(9):
+        response = logged_in.get("/", {"metric": "train:loss", "tag": "team=vision"})
+    assert len(response.context["rows"]) == count
+
+
+@pytest.mark.parametrize("count", [3, 30])
+def test_running_rows_constant_queries(logged_in, django_assert_num_queries, count):
+    ids = [make_job(f"r-{i}", status="InProgress").pk for i in range(count)]
+    # session, user, jobs, prices, metric values
+    with django_assert_num_queries(5):
+        response = logged_in.get("/jobs/rows/", {"ids": ",".join(map(str, ids)), "metric": "train:loss"})
+    assert len(response.json()["rows"]) == count
+
+
+def test_running_rows_returns_fresh_html(logged_in):
+    job = make_job("live-1", status="InProgress")
+    done = make_job("done-1")
+    response = logged_in.get("/jobs/rows/", {"ids": f"{job.pk},{done.pk},abc,,999999"})
+    data = response.json()
+    rows = {row["id"]: row for row in data["rows"]}
+    assert set(rows) == {job.pk, done.pk}
+    assert rows[job.pk]["running"] is True
+    assert rows[done.pk]["running"] is False
+    assert f'id="job-{job.pk}"' in rows[job.pk]["html"]
+    assert "data-running" in rows[job.pk]["html"]
+    assert "data-running" not in rows[done.pk]["html"]
+    assert data["running"] == 1
+    TrainingJob.objects.filter(pk=job.pk).update(secondary_status="Uploading")
+    assert "Uploading" in logged_in.get("/jobs/rows/", {"ids": str(job.pk)}).json()["rows"][0]["html"]
+
+
+def test_running_rows_requires_login(client, db):
+    assert client.get("/jobs/rows/?ids=1").status_code == 302

@@ -1,0 +1,157 @@
+"""The team status page (/status/), its fragment and jobs.status.status_figures."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+import time_machine
+
+from jobs.models import InstancePrice, Source
+from jobs.status import status_figures
+from tests.factories import T0, make_job, make_source
+
+# A Friday afternoon; the week began Monday 2026-11-16.
+NOW = T0 + timedelta(hours=4)
+
+
+@pytest.fixture(autouse=True)
+def frozen():
+    with time_machine.travel(NOW, tick=False):
+        yield
+
+
+@pytest.fixture
+def logged_in(client, teammate):
+    client.force_login(teammate)
+    return client
+
+
+@pytest.fixture
+def price(db):
+    InstancePrice.objects.update_or_create(instance_type="ml.p3.2xlarge", defaults={"hourly_usd": Decimal("3.00")})
+
+
+def test_requires_login_unless_public(client, db, settings):
+    settings.TRAINWATCH_STATUS_PUBLIC = False
+    assert client.get("/status/").status_code == 302
+    assert client.get("/status/fragment/").status_code == 302
+    settings.TRAINWATCH_STATUS_PUBLIC = True
+    assert client.get("/status/").status_code == 200
+    assert client.get("/status/fragment/").status_code == 200
+
+
+def test_public_page_hides_sensitive_fields(client, db, settings):
+    settings.TRAINWATCH_STATUS_PUBLIC = True
+    make_source("default", last_error="AccessDenied for arn:aws:iam::123456789012:role/Secret")
+    make_job("live-1", status="InProgress", created=NOW - timedelta(hours=1), tags={"secret": "tag-value"})
+    html = client.get("/status/").content.decode()
+    assert "live-1" in html
+    assert "arn:aws" not in html
+    assert "tag-value" not in html
+    assert "SageMakerRole" not in html
+    assert "/jobs/" not in html  # no links into the login-only pages
+    figures = status_figures(NOW, public=True)
+    assert "arn" not in figures["running"][0]
+    assert "last_error" not in figures["sources"][0]
+
+
+def test_running_jobs_and_runtime_share(db):
+    make_job(
+        "live-1",
+        status="InProgress",
+        created=NOW - timedelta(hours=2, minutes=5),
+        StoppingCondition={"MaxRuntimeInSeconds": 4 * 3600},
+    )
+    make_job("done-1")
+    (running,) = status_figures(NOW)["running"]
+    assert running["name"] == "live-1"
+    assert running["elapsed_seconds"] == 2 * 3600 + 300
+    assert running["training_seconds"] == 2 * 3600
+    assert running["runtime_used_percent"] == 50.0
+    assert running["arn"].endswith("training-job/live-1")
+
+
+def test_last_24h_counts(db):
+    make_job("old-1", created=NOW - timedelta(days=3))  # ended long ago
+    make_job("done-1", created=NOW - timedelta(hours=3))
+    make_job("broken-1", status="Failed", created=NOW - timedelta(hours=2))
+    make_job(
+        "halted-1", status="Stopped", created=NOW - timedelta(hours=24, minutes=30)
+    )  # started before, ended within
+    make_job("live-1", status="InProgress", created=NOW - timedelta(minutes=30))
+    figures = status_figures(NOW)
+    assert figures["last_24h"] == {"started": 3, "completed": 1, "failed": 1, "stopped": 1}
+    assert [r["name"] for r in figures["recent"]] == ["broken-1", "done-1", "halted-1"]
+
+
+def test_spend_today_and_week(db, price):
+    # Two instances, trained 12:05-13:05 today: 2 instance-hours at $3.
+    make_job("today-1")
+    # Trained on Tuesday: counts for the week only.
+    make_job("tuesday-1", created=T0 - timedelta(days=3))
+    # Trained last week: counts for neither.
+    make_job("lastweek-1", created=T0 - timedelta(days=8))
+    # Running since 15:05 on two instances of an unpriced type: 55 min so far.
+    make_job(
+        "live-1",
+        status="InProgress",
+        created=NOW - timedelta(hours=1),
+        ResourceConfig={"InstanceType": "ml.unpriced", "InstanceCount": 2},
+    )
+    spend = status_figures(NOW)["spend"]
+    assert spend["today"]["billable_seconds"] == 2 * 3600 + 2 * 55 * 60
+    assert spend["today"]["estimated_usd"] == 6.0
+    assert spend["today"]["unpriced_seconds"] == 2 * 55 * 60
+    assert spend["week"]["billable_seconds"] == 4 * 3600 + 2 * 55 * 60
+    assert spend["week"]["estimated_usd"] == 12.0
+    assert spend["week"]["since"].weekday() == 0
+
+
+def test_source_freshness(db, settings):
+    settings.TRAINWATCH_SYNC_INTERVAL = 60
+    make_source("fresh", last_success_at=NOW - timedelta(seconds=14))
+    make_source("late", last_success_at=NOW - timedelta(minutes=5))
+    make_source("broken", last_success_at=NOW - timedelta(seconds=10), last_error="ThrottlingException")
+    make_source("new")
+    states = {s["name"]: s for s in status_figures(NOW)["sources"]}
+    assert states["fresh"]["state"] == "ok"
+    assert states["fresh"]["seconds_since_success"] == 14
+    assert states["late"]["state"] == "late"
+    assert states["broken"]["state"] == "error"
+    assert states["broken"]["last_error"] == "ThrottlingException"
+    assert states["new"]["state"] == "never"
+
+
+def test_page_shows_figures(logged_in, settings):
+    settings.TRAINWATCH_SYNC_INTERVAL = 60
+    make_source("default", last_success_at=NOW - timedelta(seconds=14))
+    make_job("live-1", status="InProgress", created=NOW - timedelta(hours=1))
+    html = logged_in.get("/status/").content.decode()
+    assert "synced 14 s ago" in html
+    assert "live-1" in html
+    assert 'data-url="/status/fragment/"' in html
+    Source.objects.filter(name="default").update(last_error="<b>boom</b>")
+    fragment = logged_in.get("/status/fragment/").json()
+    assert "&lt;b&gt;boom&lt;/b&gt;" in fragment["html"]
+    assert "<b>boom</b>" not in fragment["html"]
+
+
+def test_refresh_interval_from_query(logged_in):
+    assert logged_in.get("/status/", {"every": "3"}).context["refresh_seconds"] == 3
+    assert logged_in.get("/status/", {"every": "0"}).context["refresh_seconds"] == 1
+    assert logged_in.get("/status/", {"every": "x"}).context["refresh_seconds"] == 15
+
+
+@pytest.mark.parametrize("count", [3, 30])
+def test_constant_queries(logged_in, django_assert_num_queries, price, count):
+    for i in range(count):
+        status = ("InProgress", "Completed", "Failed")[i % 3]
+        make_job(f"s-{i}", status=status, created=NOW - timedelta(hours=i % 20, minutes=10))
+        make_source(f"src-{i}")
+    # session, user, running, 24 h counts, recent, prices, spend, sources
+    with django_assert_num_queries(8):
+        logged_in.get("/status/")
+    with django_assert_num_queries(8):
+        logged_in.get("/status/fragment/")
