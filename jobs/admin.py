@@ -1,0 +1,390 @@
+"""Admin: browse what the sync stored, fix prices, and act on jobs in AWS.
+
+Everything on a training job comes from AWS, so it is read-only here; the
+two actions (sync now, stop) go through jobs.sync and jobs.sagemaker like
+every other AWS call. The job list is built for 100k rows: one query for
+the page, one COUNT for the filtered total, never a full-table count.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.utils.html import format_html
+
+from jobs import sagemaker, sync
+from jobs.domain import statuses
+from jobs.models import (
+    FinalMetric,
+    InstancePrice,
+    Source,
+    StatusTransition,
+    SyncCycle,
+    SyncError,
+    TrainingJob,
+)
+
+# Describes and StopTrainingJob calls run inside the request, one by one,
+# against rate-limited management APIs: keep a batch well under a timeout.
+ACTION_CAP = 50
+
+STATUS_BADGES = {
+    statuses.IN_PROGRESS: "running",
+    statuses.STOPPING: "stopping",
+    statuses.COMPLETED: "completed",
+    statuses.FAILED: "failed",
+    statuses.STOPPED: "stopped",
+    statuses.DELETING: "stopped",
+}
+
+
+def status_badge(status: str) -> str:
+    return format_html('<span class="tw-badge tw-{}">{}</span>', STATUS_BADGES.get(status, "unknown"), status or "?")
+
+
+def instance_hours(seconds: int | None) -> str:
+    if seconds is None:
+        return "-"
+    return f"{seconds / 3600:,.1f} h"
+
+
+class ReadOnlyMixin:
+    """Rows written only by the sync: browsable, never added, edited or deleted here."""
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class StatusTransitionInline(ReadOnlyMixin, admin.TabularInline):
+    model = StatusTransition
+    ordering = ("position",)  # the model's ("job", ...) would join the job table for nothing
+    fields = readonly_fields = ("position", "status", "start_time", "end_time", "message")
+    extra = 0
+    can_delete = False
+
+
+class FinalMetricInline(ReadOnlyMixin, admin.TabularInline):
+    model = FinalMetric
+    ordering = ("name",)
+    fields = readonly_fields = ("name", "value", "timestamp")
+    extra = 0
+    can_delete = False
+
+
+@admin.register(TrainingJob)
+class TrainingJobAdmin(admin.ModelAdmin):
+    list_display = (
+        "name",
+        "status_display",
+        "secondary_status",
+        "instances",
+        "creation_time",
+        "billable",
+        "source",
+    )
+    list_filter = ("status", "secondary_status", "instance_type", "source", "is_spot")
+    search_fields = ("name", "failure_reason")
+    date_hierarchy = "creation_time"
+    list_select_related = ("source",)
+    # COUNT(*) over 100k rows on every page view buys nothing; the filtered
+    # count (what the paginator needs) is still shown.
+    show_full_result_count = False
+    list_per_page = 100
+    inlines = (StatusTransitionInline, FinalMetricInline)
+    actions = ("sync_selected", "stop_selected")
+    fieldsets = (
+        (None, {"fields": ("name", "arn", "source", "status", "secondary_status", "failure_reason")}),
+        (
+            "Times",
+            {"fields": ("creation_time", "training_start_time", "training_end_time", "last_modified_time")},
+        ),
+        (
+            "Resources",
+            {
+                "fields": (
+                    "instance_type",
+                    "instance_count",
+                    "instance_groups",
+                    "volume_size_gb",
+                    "keep_alive_seconds",
+                    "is_spot",
+                    "max_runtime_seconds",
+                    "max_wait_seconds",
+                    "max_pending_seconds",
+                )
+            },
+        ),
+        (
+            "Billing",
+            {
+                "fields": (
+                    "training_time_seconds",
+                    "reported_billable_seconds",
+                    "billable_seconds",
+                    "warm_pool_status",
+                    "warm_pool_retained_seconds",
+                )
+            },
+        ),
+        (
+            "Configuration",
+            {
+                "fields": (
+                    "hyperparameters",
+                    "algorithm",
+                    "input_channels",
+                    "output_path",
+                    "model_artifacts",
+                    "role_arn",
+                    "tuning_job_arn",
+                    "labeling_job_arn",
+                    "network_isolation",
+                    "inter_container_encryption",
+                    "tags",
+                )
+            },
+        ),
+        (
+            "Sync",
+            {
+                "classes": ("collapse",),
+                "fields": (
+                    "failure_signature",
+                    "described_at",
+                    "described_last_modified_time",
+                    "tags_fetched_at",
+                    "raw_pretty",
+                ),
+            },
+        ),
+    )
+
+    class Media:
+        css = {"all": ("jobs/admin.css",)}
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[TrainingJob]:
+        # The change page shows the source too; one join instead of a second query.
+        return super().get_queryset(request).select_related("source")
+
+    def get_readonly_fields(self, request: HttpRequest, obj: TrainingJob | None = None) -> list[str]:
+        # Every column mirrors AWS (or the sync's bookkeeping); an edit here
+        # would be silently overwritten by the next describe.
+        return [f.name for f in TrainingJob._meta.concrete_fields if f.name not in {"id", "raw"}] + ["raw_pretty"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: TrainingJob | None = None) -> bool:
+        # Jobs mirror AWS; a deleted row would hide a job until it next changes.
+        return False
+
+    def has_stop_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("jobs.stop_trainingjob")
+
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict | None = None
+    ) -> HttpResponse:
+        extra_context = {
+            **(extra_context or {}),
+            "show_save": False,
+            "show_save_and_continue": False,
+            "show_save_and_add_another": False,
+        }
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    @admin.display(description="status", ordering="status")
+    def status_display(self, job: TrainingJob) -> str:
+        return status_badge(job.status)
+
+    @admin.display(description="instances", ordering="instance_type")
+    def instances(self, job: TrainingJob) -> str:
+        return f"{job.instance_type or '?'} x {job.instance_count}"
+
+    @admin.display(description="billable", ordering="billable_seconds")
+    def billable(self, job: TrainingJob) -> str:
+        return instance_hours(job.billable_seconds_now())
+
+    @admin.display(description="raw DescribeTrainingJob response")
+    def raw_pretty(self, job: TrainingJob) -> str:
+        return format_html('<pre class="tw-raw">{}</pre>', json.dumps(job.raw, indent=2, sort_keys=True))
+
+    def _over_cap(self, request: HttpRequest, queryset: QuerySet, verb: str) -> bool:
+        count = queryset.count()
+        if count > ACTION_CAP:
+            self.message_user(
+                request,
+                f"Select at most {ACTION_CAP} jobs to {verb} at once ({count} selected); nothing was done.",
+                messages.ERROR,
+            )
+            return True
+        return False
+
+    @admin.action(description="Sync selected jobs now", permissions=["change"])
+    def sync_selected(self, request: HttpRequest, queryset: QuerySet[TrainingJob]) -> None:
+        if self._over_cap(request, queryset, "sync"):
+            return
+        for job in queryset.select_related("source").order_by("pk"):
+            result = sync.describe_and_store(job.source, job.name, cycle_id=None)
+            if result.error:
+                self.message_user(request, f"{job.name}: describe failed: {result.error}", messages.ERROR)
+            else:
+                self.message_user(request, f"{job.name}: described, {result.outcome}.", messages.SUCCESS)
+
+    @admin.action(description="Stop selected training jobs", permissions=["stop"])
+    def stop_selected(self, request: HttpRequest, queryset: QuerySet[TrainingJob]) -> HttpResponse | None:
+        if self._over_cap(request, queryset, "stop"):
+            return None
+        jobs = list(queryset.select_related("source").order_by("pk"))
+        # The changelist runs actions on POST only; the confirmation form
+        # posts back here with "confirm" (and the CSRF token) to act.
+        if request.POST.get("confirm") != "yes":
+            return TemplateResponse(
+                request,
+                "admin/jobs/trainingjob/stop_confirmation.html",
+                {
+                    **self.admin_site.each_context(request),
+                    "title": "Stop training jobs?",
+                    "opts": self.model._meta,
+                    "to_stop": [job for job in jobs if stoppable(job)],
+                    "to_skip": [job for job in jobs if not stoppable(job)],
+                    "selected": [job.pk for job in jobs],
+                    "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+                    "media": self.media,
+                },
+            )
+        for job in jobs:
+            level, message = stop_one(job)
+            if level == messages.SUCCESS:
+                self.log_change(request, job, "Requested StopTrainingJob")
+            self.message_user(request, f"{job.name}: {message}", level)
+        return None
+
+
+def stoppable(job: TrainingJob) -> bool:
+    """Whether StopTrainingJob makes sense for what we last stored.
+
+    Terminal jobs cannot be stopped and a Stopping job is already on its
+    way; anything else (including statuses AWS adds later) gets the call
+    and AWS has the last word.
+    """
+    return job.status not in statuses.TERMINAL and job.status != statuses.STOPPING
+
+
+def stop_one(job: TrainingJob) -> tuple[int, str]:
+    if job.status in statuses.TERMINAL:
+        return messages.WARNING, f"already {job.status}, skipped."
+    if job.status == statuses.STOPPING:
+        return messages.WARNING, "already stopping, skipped."
+    try:
+        sagemaker.stop_job(sagemaker.SourceConfig.of(job.source), job.name)
+    except sagemaker.NotFound as exc:
+        return messages.ERROR, f"not found in SageMaker: {exc}"
+    except sagemaker.SageMakerError as exc:
+        return messages.ERROR, f"AWS error: {exc}"
+    # Read the job back so the list shows Stopping now rather than at the
+    # next cycle; a failed read is recorded as a sync error and the next
+    # cycle catches up.
+    result = sync.describe_and_store(job.source, job.name, cycle_id=None)
+    if result.error:
+        return messages.SUCCESS, "stopped (StopTrainingJob accepted; reading the job back failed)."
+    job.refresh_from_db(fields=["status"])
+    return messages.SUCCESS, f"stopped (StopTrainingJob accepted; now {job.status})."
+
+
+@admin.register(Source)
+class SourceAdmin(admin.ModelAdmin):
+    list_display = (
+        "name",
+        "region",
+        "endpoint_url",
+        "enabled",
+        "health",
+        "last_success_at",
+        "last_sync_finished_at",
+        "short_error",
+    )
+    list_filter = ("enabled",)
+    search_fields = ("name", "region", "account_id")
+    readonly_fields = (
+        "account_id",
+        "list_cursor",
+        "sync_lease_until",
+        "last_sync_started_at",
+        "last_sync_finished_at",
+        "last_success_at",
+        "last_error",
+    )
+
+    class Media:
+        css = {"all": ("jobs/admin.css",)}
+
+    @admin.display(description="health")
+    def health(self, source: Source) -> str:
+        if not source.enabled:
+            return format_html('<span class="tw-badge tw-stopped">{}</span>', "disabled")
+        if source.last_error:
+            return format_html('<span class="tw-badge tw-failed">{}</span>', "failing")
+        if source.last_sync_finished_at is None:
+            return format_html('<span class="tw-badge tw-unknown">{}</span>', "never synced")
+        return format_html('<span class="tw-badge tw-completed">{}</span>', "ok")
+
+    @admin.display(description="last error")
+    def short_error(self, source: Source) -> str:
+        return source.last_error[:120]
+
+
+@admin.register(SyncCycle)
+class SyncCycleAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    list_display = (
+        "started_at",
+        "source",
+        "finished_at",
+        "listed",
+        "list_pages",
+        "queued",
+        "described",
+        "changed",
+        "errors",
+        "ok_display",
+    )
+    list_filter = ("source",)
+    list_select_related = ("source",)
+    date_hierarchy = "started_at"
+    show_full_result_count = False
+
+    @admin.display(description="ok", boolean=True)
+    def ok_display(self, cycle: SyncCycle) -> bool:
+        return cycle.ok
+
+
+@admin.register(SyncError)
+class SyncErrorAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    list_display = ("created_at", "source", "kind", "job_name", "short_message")
+    list_filter = ("kind", "source")
+    list_select_related = ("source",)
+    search_fields = ("job_name", "message")
+    date_hierarchy = "created_at"
+    show_full_result_count = False
+    raw_id_fields = ("cycle",)
+
+    @admin.display(description="message")
+    def short_message(self, error: SyncError) -> str:
+        return error.message[:160]
+
+
+@admin.register(InstancePrice)
+class InstancePriceAdmin(admin.ModelAdmin):
+    list_display = ("instance_type", "hourly_usd", "note")
+    list_editable = ("hourly_usd",)
+    search_fields = ("instance_type",)

@@ -1,0 +1,210 @@
+"""The admin: read-only job mirror, health lists, editable prices, sync action."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.contrib.auth.models import Permission, User
+from django.contrib.contenttypes.models import ContentType
+from django.test import Client
+
+from jobs import sagemaker
+from jobs.admin import ACTION_CAP
+from jobs.models import InstancePrice, SyncCycle, SyncError, TrainingJob
+from tests.factories import T0, describe_response, make_job, make_source
+
+CHANGELIST = "/admin/jobs/trainingjob/"
+
+
+@pytest.fixture
+def admin_client(client: Client, owner: User) -> Client:
+    client.force_login(owner)
+    return client
+
+
+@pytest.fixture
+def viewer(db) -> User:
+    """Staff who may look at jobs but not change or stop them."""
+    user = User.objects.create_user("viewer", "viewer@example.org", "password", is_staff=True)
+    user.user_permissions.add(Permission.objects.get(codename="view_trainingjob"))
+    return user
+
+
+def _messages(response) -> list[str]:
+    return [str(m) for m in response.context["messages"]] if response.context else []
+
+
+# --- job list and page ------------------------------------------------------
+
+
+@pytest.mark.parametrize("size", [2, 15])
+def test_changelist_queries_are_constant(admin_client: Client, django_assert_num_queries, size: int) -> None:
+    for i in range(size):
+        make_job(f"job-{i}", status="InProgress" if i % 2 else "Completed", created=T0 + timedelta(minutes=i))
+    # session, user, sources (filter), COUNT, the page, date hierarchy (range,
+    # days), status/secondary/instance-type filter choices
+    with django_assert_num_queries(10):
+        response = admin_client.get(CHANGELIST)
+    assert response.status_code == 200
+    assert response.content.count(b'class="tw-badge') == size
+
+
+def test_changelist_columns(admin_client: Client) -> None:
+    make_job("resnet", status="Failed")
+    body = admin_client.get(CHANGELIST).content.decode()
+    assert "resnet" in body
+    assert '<span class="tw-badge tw-failed">Failed</span>' in body
+    assert "ml.p3.2xlarge x 2" in body
+    assert "2.0 h" in body  # billable: an hour on two instances
+    # No full-table COUNT link ("N total") with show_full_result_count off.
+    assert "total)" not in body
+
+
+def test_changelist_filters_and_search(admin_client: Client) -> None:
+    make_job("ok-job")
+    make_job("oom-job", status="Failed")
+    make_job(
+        "spot-job", EnableManagedSpotTraining=True, ResourceConfig={"InstanceType": "ml.g5.xlarge", "InstanceCount": 1}
+    )
+
+    def names(**query) -> set[str]:
+        response = admin_client.get(CHANGELIST, query)
+        assert response.status_code == 200
+        return {job.name for job in response.context["cl"].result_list}
+
+    assert names() == {"ok-job", "oom-job", "spot-job"}
+    assert names(status="Failed") == {"oom-job"}
+    assert names(secondary_status="Completed") == {"ok-job", "spot-job"}
+    assert names(instance_type="ml.g5.xlarge") == {"spot-job"}
+    assert names(is_spot__exact="1") == {"spot-job"}
+    assert names(source__id__exact=str(TrainingJob.objects.first().source_id)) == {"ok-job", "oom-job", "spot-job"}
+    assert names(q="CUDA out of memory") == {"oom-job"}
+    assert names(q="spot") == {"spot-job"}
+    assert names(creation_time__year="2026", creation_time__month="11") == {"ok-job", "oom-job", "spot-job"}
+
+
+@pytest.mark.parametrize("restarts", [0, 8])
+def test_change_page_queries_are_constant(admin_client: Client, django_assert_num_queries, restarts: int) -> None:
+    transitions = [
+        {"Status": "Starting", "StartTime": T0 + timedelta(minutes=i), "EndTime": T0 + timedelta(minutes=i, seconds=9)}
+        for i in range(restarts)
+    ]
+    metrics = [{"MetricName": f"m{i}", "Value": float(i)} for i in range(restarts)]
+    job = make_job(SecondaryStatusTransitions=transitions or None, FinalMetricDataList=metrics)
+    ContentType.objects.get_for_model(TrainingJob)  # process-wide cache; warm it so both sizes start equal
+    # session, user, job+source, transitions, metrics
+    with django_assert_num_queries(5):
+        response = admin_client.get(f"{CHANGELIST}{job.pk}/change/")
+    assert response.status_code == 200
+    transitions_inline, metrics_inline = response.context["inline_admin_formsets"]
+    assert len(metrics_inline.formset.forms) == restarts
+    assert len(transitions_inline.formset.forms) == restarts
+
+
+def test_change_page_is_read_only(admin_client: Client) -> None:
+    job = make_job("resnet", status="Failed", FailureReason="<b>boom</b>")
+    response = admin_client.get(f"{CHANGELIST}{job.pk}/change/")
+    body = response.content.decode()
+    assert response.context["adminform"].form.fields == {}
+    assert 'name="_save"' not in body
+    assert "&lt;b&gt;boom&lt;/b&gt;" in body and "<b>boom</b>" not in body
+    assert "Preparing the instances" in body  # transitions inline
+    assert "validation:accuracy" not in body  # failed jobs have no final metrics here
+    admin_client.post(f"{CHANGELIST}{job.pk}/change/", {"name": "renamed", "status": "Completed"})
+    job.refresh_from_db()
+    assert (job.name, job.status) == ("resnet", "Failed")
+
+
+def test_no_add_or_delete(admin_client: Client) -> None:
+    job = make_job()
+    assert admin_client.get(f"{CHANGELIST}add/").status_code == 403
+    assert admin_client.get(f"{CHANGELIST}{job.pk}/delete/").status_code == 403
+    actions = dict(admin_client.get(CHANGELIST).context["action_form"].fields["action"].choices)
+    assert "delete_selected" not in actions
+    assert set(actions) == {"", "sync_selected", "stop_selected"}
+
+
+def test_plain_user_is_sent_to_login(client: Client, teammate: User) -> None:
+    client.force_login(teammate)
+    response = client.get(CHANGELIST)
+    assert response.status_code == 302 and "/admin/login/" in response["Location"]
+
+
+def test_viewer_sees_jobs_without_actions(client: Client, viewer: User) -> None:
+    make_job()
+    client.force_login(viewer)
+    response = client.get(CHANGELIST)
+    assert response.status_code == 200
+    assert response.context["action_form"] is None or not response.context["cl"].actions
+
+
+# --- other models -----------------------------------------------------------
+
+
+def test_sources_and_sync_history(admin_client: Client, source) -> None:
+    source.last_error = "ListTrainingJobs failed: ThrottlingException"
+    source.save()
+    make_source("healthy", last_sync_finished_at=T0, last_success_at=T0)
+    make_source("fresh")
+    cycle = SyncCycle.objects.create(source=source, listed=3, described=2, errors=1)
+    SyncError.objects.create(source=source, cycle=cycle, job_name="j1", kind="throttled", message="Rate exceeded")
+
+    body = admin_client.get("/admin/jobs/source/").content.decode()
+    assert "failing" in body and "ThrottlingException" in body
+    assert ">ok<" in body and "never synced" in body
+    assert admin_client.get("/admin/jobs/synccycle/").status_code == 200
+    body = admin_client.get("/admin/jobs/syncerror/", {"kind": "throttled"}).content.decode()
+    assert "Rate exceeded" in body
+    for model in ("synccycle", "syncerror"):
+        assert admin_client.get(f"/admin/jobs/{model}/add/").status_code == 403
+    page = admin_client.get(f"/admin/jobs/synccycle/{cycle.pk}/change/")
+    assert page.status_code == 200 and 'name="_save"' not in page.content.decode()
+
+
+def test_prices_are_editable(admin_client: Client) -> None:
+    price = InstancePrice.objects.get(instance_type="ml.g5.xlarge")
+    response = admin_client.post(
+        f"/admin/jobs/instanceprice/{price.pk}/change/",
+        {"instance_type": "ml.g5.xlarge", "hourly_usd": "1.5000", "note": "negotiated rate"},
+    )
+    assert response.status_code == 302
+    price.refresh_from_db()
+    assert str(price.hourly_usd) == "1.5000" and price.note == "negotiated rate"
+
+
+# --- sync action ------------------------------------------------------------
+
+
+def test_sync_selected_reports_per_job(admin_client: Client, monkeypatch) -> None:
+    ok = make_job("ok-job", status="InProgress")
+    gone = make_job("gone-job", status="InProgress")
+
+    def describe(config, name):
+        if name == "gone-job":
+            raise sagemaker.NotFound("Requested resource not found", code="ValidationException")
+        return describe_response(name, status="Completed")
+
+    monkeypatch.setattr(sagemaker, "describe_job", describe)
+    monkeypatch.setattr(sagemaker, "list_tags", lambda config, arn: {"team": "vision"})
+    response = admin_client.post(
+        CHANGELIST, {"action": "sync_selected", "_selected_action": [ok.pk, gone.pk]}, follow=True
+    )
+    messages = _messages(response)
+    assert "ok-job: described, changed." in messages
+    assert any(m.startswith("gone-job: describe failed: Requested resource not found") for m in messages)
+    ok.refresh_from_db()
+    assert ok.status == "Completed"
+    assert SyncError.objects.filter(job_name="gone-job").exists()
+
+
+def test_sync_selected_is_capped(admin_client: Client, monkeypatch) -> None:
+    calls = []
+    monkeypatch.setattr(sagemaker, "describe_job", lambda config, name: calls.append(name))
+    job = make_job()
+    ids = [job.pk] * 1
+    for i in range(ACTION_CAP):
+        ids.append(make_job(f"j-{i}").pk)
+    response = admin_client.post(CHANGELIST, {"action": "sync_selected", "_selected_action": ids}, follow=True)
+    assert any(f"at most {ACTION_CAP}" in m for m in _messages(response))
+    assert calls == []
