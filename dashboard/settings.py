@@ -146,6 +146,8 @@ TRAINWATCH_SYNC_INTERVAL = envint("TRAINWATCH_SYNC_INTERVAL", "60", minimum=5)
 TRAINWATCH_LOOKBACK_DAYS = envint("TRAINWATCH_LOOKBACK_DAYS", "30", minimum=1)
 # LastModifiedTime is set by AWS's clock; re-list a margin behind our cursor.
 TRAINWATCH_LIST_OVERLAP_SECONDS = envint("TRAINWATCH_LIST_OVERLAP_SECONDS", "300", minimum=0)
+# A queued describe not done after this long is taken as lost and queued again.
+TRAINWATCH_DESCRIBE_TIMEOUT_SECONDS = envint("TRAINWATCH_DESCRIBE_TIMEOUT_SECONDS", "600", minimum=30)
 TRAINWATCH_DEFAULT_SOURCE = envbool("TRAINWATCH_DEFAULT_SOURCE", "True")
 # Extra sources: JSON list of {"name", "region", "profile", "role_arn", "endpoint_url"}.
 TRAINWATCH_EXTRA_SOURCES = envjson("TRAINWATCH_EXTRA_SOURCES", "[]")

@@ -78,6 +78,14 @@ class TrainingJobQuerySet(models.QuerySet):
             | ~Q(status__in=TERMINAL)
         )
 
+    def not_queued_since(self, moment: datetime) -> TrainingJobQuerySet:
+        """Jobs with no describe task in flight: none queued, done, or queued before ``moment`` (lost)."""
+        return self.filter(
+            Q(describe_queued_at__isnull=True)
+            | Q(describe_queued_at__lt=moment)
+            | Q(described_at__gte=models.F("describe_queued_at"))
+        )
+
 
 class TrainingJob(models.Model):
     source = models.ForeignKey(Source, on_delete=models.CASCADE, related_name="jobs")
@@ -139,6 +147,9 @@ class TrainingJob(models.Model):
         null=True, blank=True, help_text="LastModifiedTime of the response stored in the detail fields."
     )
     tags_fetched_at = models.DateTimeField(null=True, blank=True)
+    describe_queued_at = models.DateTimeField(
+        null=True, blank=True, help_text="When a describe task was last queued; stops a backlog piling up duplicates."
+    )
 
     objects = TrainingJobQuerySet.as_manager()
 

@@ -76,11 +76,18 @@ def run_cycle(
     except sagemaker.SageMakerError as exc:
         return _finish(source, cycle, error=f"ListTrainingJobs failed: {exc}")
 
-    names = list(source.jobs.needing_describe().order_by("creation_time").values_list("name", flat=True))
+    due = source.jobs.needing_describe()
+    if dispatch is not None:
+        # A task queued earlier (held up by throttling, say) is still coming:
+        # queue it again only once it is overdue, so a backlog never snowballs.
+        due = due.not_queued_since(now - timedelta(seconds=settings.TRAINWATCH_DESCRIBE_TIMEOUT_SECONDS))
+    # Newest first: on a first import, recent jobs appear on the pages first.
+    names = list(due.order_by("-creation_time").values_list("name", flat=True))
     cycle.queued = len(names)
     cycle.save(update_fields=["queued"])
     say(f"{source.name}: listed {cycle.listed} changed job(s) in {cycle.list_pages} page(s); describing {len(names)}")
     if dispatch is not None:
+        _mark_queued(source, names, now)
         dispatch(cycle, names)
     else:
         _describe_inline(source, cycle, names, say)
@@ -89,6 +96,11 @@ def run_cycle(
         source.list_cursor = newest
         Source.objects.filter(pk=source.pk).update(list_cursor=newest)
     return _finish(source, cycle)
+
+
+def _mark_queued(source: Source, names: list[str], now: datetime) -> None:
+    for start in range(0, len(names), 900):  # SQLite caps bound parameters per query
+        source.jobs.filter(name__in=names[start : start + 900]).update(describe_queued_at=now)
 
 
 def _list_changes(source: Source, cycle: SyncCycle, *, since: datetime, say: Progress) -> datetime | None:

@@ -172,3 +172,23 @@ def test_cycles_do_not_overlap_on_one_source(moto_source):
     assert sync.claim_source(moto_source.pk, now=now + timedelta(seconds=61), lease_seconds=60)
     sync.release_source(moto_source.pk)
     assert sync.claim_source(moto_source.pk, now=now, lease_seconds=60)
+
+
+def test_queued_describes_are_not_queued_again_until_overdue(moto_source, sm_client, moto_jobs, settings):
+    create_job(sm_client, "slow-1")
+    make_running(moto_jobs, "slow-1", datetime.now(UTC) - timedelta(minutes=5))
+    queued: list[list[str]] = []
+    now = datetime.now(UTC) - timedelta(seconds=settings.TRAINWATCH_DESCRIBE_TIMEOUT_SECONDS + 100)
+
+    sync.run_cycle(moto_source, dispatch=lambda cycle, names: queued.append(names), now=now)
+    # The task has not run yet (a backlog): the next cycle leaves it alone...
+    sync.run_cycle(moto_source, dispatch=lambda cycle, names: queued.append(names), now=now + timedelta(seconds=60))
+    # ...until it is overdue and taken as lost.
+    overdue = now + timedelta(seconds=settings.TRAINWATCH_DESCRIBE_TIMEOUT_SECONDS + 1)
+    sync.run_cycle(moto_source, dispatch=lambda cycle, names: queued.append(names), now=overdue)
+    assert queued == [["slow-1"], [], ["slow-1"]]
+
+    # Once described, a running job is due again on the very next cycle.
+    sync.describe_and_store(moto_source, "slow-1", cycle_id=None)
+    sync.run_cycle(moto_source, dispatch=lambda cycle, names: queued.append(names))
+    assert queued[-1] == ["slow-1"]
