@@ -33,6 +33,14 @@ SECONDARY_CLASSES = {
     "Interrupted": "warning",
     "Restarting": "warning",
     "Training": "running",
+    "Starting": "prep",
+    "Pending": "prep",
+    "LaunchingMLInstances": "prep",
+    "PreparingTrainingStack": "prep",
+    "Updating": "prep",
+    "Downloading": "download",
+    "DownloadingTrainingImage": "download",
+    "Uploading": "upload",
 }
 STATUS_LABELS = {statuses.IN_PROGRESS: "Running"}
 
