@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from jobs.domain import billing
 from jobs.models import InstancePrice, TrainingJob
@@ -25,7 +26,12 @@ def hourly_rate(job: TrainingJob, prices: Prices) -> Decimal | None:
     None when an instance type has no price: a partial figure would look
     like a real one.
     """
-    groups = [g for g in job.instance_groups or [] if isinstance(g, dict)]
+    return rate_for(job.instance_type, job.instance_count, job.instance_groups, prices)
+
+
+def rate_for(instance_type: str, instance_count: int, instance_groups: Any, prices: Prices) -> Decimal | None:
+    """``hourly_rate`` from the bare columns, for callers that read values()."""
+    groups = [g for g in instance_groups or [] if isinstance(g, dict)]
     if groups:
         total = Decimal(0)
         for group in groups:
@@ -34,10 +40,10 @@ def hourly_rate(job: TrainingJob, prices: Prices) -> Decimal | None:
                 return None
             total += price * int(group.get("instance_count") or 0)
         return total
-    price = prices.get(job.instance_type)
+    price = prices.get(instance_type)
     if price is None:
         return None
-    return price * max(job.instance_count, 1)
+    return price * max(instance_count, 1)
 
 
 def job_cost(job: TrainingJob, prices: Prices, *, now: datetime) -> Decimal | None:

@@ -57,12 +57,12 @@ from django.conf import settings
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from jobs.costs import Prices, hourly_rate, price_table
+from jobs.costs import Prices, price_table, rate_for
 from jobs.domain import statuses
 from jobs.models import Source, TrainingJob
 
 RECENT_LIMIT = 10
-# Every field the running list and the spend figures read; nothing heavy.
+# Every field the running list reads; nothing heavy.
 _FIELDS = (
     "id",
     "arn",
@@ -148,41 +148,44 @@ def _spend(now: datetime, prices: Prices) -> dict[str, dict[str, Any]]:
     today = local.replace(hour=0, minute=0, second=0, microsecond=0)
     week = today - timedelta(days=today.weekday())
     windows = {"today": today, "week": week}
-    totals = {
-        key: {"since": since, "billable_seconds": 0, "cost": Decimal(0), "unpriced_seconds": 0}
-        for key, since in windows.items()
-    }
+    # Seconds per hourly rate, priced once at the end: a week can hold
+    # thousands of jobs, and Decimal arithmetic per row is what would cost.
+    by_rate: dict[str, dict[Decimal, int]] = {key: {} for key in windows}
+    instance_seconds = dict.fromkeys(windows, 0)
+    unpriced_seconds = dict.fromkeys(windows, 0)
     # Jobs whose billed span (TrainingStartTime -> end, or now) overlaps the week.
-    jobs = (
+    rows = (
         TrainingJob.objects.filter(training_start_time__lt=now)
         .filter(Q(training_end_time__gte=week) | (Q(training_end_time__isnull=True) & ~Q(status__in=statuses.TERMINAL)))
-        .select_related("source")
-        .only(*_FIELDS)
+        .values_list("instance_type", "instance_count", "instance_groups", "training_start_time", "training_end_time")
     )
-    for job in jobs:
-        end = job.training_end_time or now
-        rate = hourly_rate(job, prices)
-        count = max(job.instance_count, 1)
+    rates: dict[tuple[str, int, str], Decimal | None] = {}
+    for instance_type, count, groups, start, end in rows:
+        rate_key = (instance_type, count, repr(groups) if groups else "")
+        if rate_key not in rates:
+            rates[rate_key] = rate_for(instance_type, count, groups, prices)
+        rate = rates[rate_key]
+        stop = min(end or now, now)
         for key, since in windows.items():
-            per_instance = _seconds(max(job.training_start_time, since), min(end, now))
+            per_instance = _seconds(max(start, since), stop)
             if not per_instance:
                 continue
-            bucket = totals[key]
-            bucket["billable_seconds"] += per_instance * count
+            instance_seconds[key] += per_instance * max(count, 1)
             if rate is None:
-                bucket["unpriced_seconds"] += per_instance * count
+                unpriced_seconds[key] += per_instance * max(count, 1)
             else:
-                bucket["cost"] += Decimal(per_instance) / Decimal(3600) * rate
-    return {
-        key: {
-            "since": bucket["since"],
-            "billable_seconds": bucket["billable_seconds"],
-            "billable_hours": round(bucket["billable_seconds"] / 3600, 2),
-            "estimated_usd": float(round(bucket["cost"], 2)),
-            "unpriced_seconds": bucket["unpriced_seconds"],
+                by_rate[key][rate] = by_rate[key].get(rate, 0) + per_instance
+    out = {}
+    for key, since in windows.items():
+        cost = sum((Decimal(seconds) / Decimal(3600) * rate for rate, seconds in by_rate[key].items()), Decimal(0))
+        out[key] = {
+            "since": since,
+            "billable_seconds": instance_seconds[key],
+            "billable_hours": round(instance_seconds[key] / 3600, 2),
+            "estimated_usd": float(round(cost, 2)),
+            "unpriced_seconds": unpriced_seconds[key],
         }
-        for key, bucket in totals.items()
-    }
+    return out
 
 
 def _sources(now: datetime, public: bool) -> list[dict[str, Any]]:
