@@ -8,6 +8,7 @@ visible; the current one has no EndTime.
 from __future__ import annotations
 
 import bisect
+import math
 from typing import NamedTuple
 
 from . import texts
@@ -36,11 +37,13 @@ def effective_events(plan: JobPlan, api_stop: float | None) -> tuple[Event, ...]
     running = [e for e in plan.events if e.start <= stop]
     if stop >= last.start or running[-1].status in PRIMARY:
         return plan.events
-    stop = round(stop, 3)
+    # Round down to the wire's millisecond: a stop requested "now" must not
+    # land a fraction after now, or a frozen clock would never show it.
+    stop = math.floor(stop * 1000) / 1000
     return (
         *running,
         Event("Stopping", stop, texts.MSG["Stopping"]),
-        Event("Stopped", round(stop + plan.stop_delay, 3), texts.MSG["Stopped"]),
+        Event("Stopped", math.floor((stop + plan.stop_delay) * 1000) / 1000, texts.MSG["Stopped"]),
     )
 
 
