@@ -169,6 +169,13 @@ class TrainingJob(models.Model):
             models.Index(fields=["-billable_seconds"], name="job_billable_idx"),
             # Failures page: group by signature over failed jobs.
             models.Index(fields=["failure_signature", "creation_time"], name="job_failure_sig_idx"),
+            # Failures page again: status first, so the groups, the examples and
+            # the per-day trend read only this index for status='Failed' (the
+            # rows themselves carry kilobytes of raw JSON).
+            models.Index(fields=["status", "failure_signature", "creation_time"], name="job_status_failure_idx"),
+            # Status page "last 24 h": creation, end or last change after a
+            # moment; with this one all three OR terms are index range scans.
+            models.Index(fields=["last_modified_time"], name="job_modified_idx"),
             models.Index(fields=["-training_end_time"], name="job_end_idx"),
             # Sync: which jobs of a source still need describing.
             models.Index(fields=["source", "status"], name="job_source_status_idx"),
