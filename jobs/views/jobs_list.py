@@ -118,7 +118,15 @@ def index(request: HttpRequest) -> HttpResponse:
     qs = flt.apply().select_related("source").defer(*LIST_DEFERRED)
     offset = (page - 1) * PAGE_SIZE
     # One row past the page says whether a next page exists without a count.
-    jobs = list(qs[offset : offset + PAGE_SIZE + 1])
+    if offset:
+        # Past page 1, skip rows on the index alone, then fetch the page's rows:
+        # an OFFSET over whole rows read every skipped job's raw JSON
+        # (page 1,000 took 0.4-1 s at 100,000 jobs on SQLite).
+        ids = list(flt.apply().values_list("pk", flat=True)[offset : offset + PAGE_SIZE + 1])
+        by_pk = qs.in_bulk(ids)
+        jobs = [by_pk[pk] for pk in ids if pk in by_pk]
+    else:
+        jobs = list(qs[offset : offset + PAGE_SIZE + 1])
     has_next = len(jobs) > PAGE_SIZE
     jobs = jobs[:PAGE_SIZE]
     matched = qs.order_by()[: COUNT_CAP + 1].count()
