@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from itertools import pairwise
 
 from django.db import models
 from django.db.models import Q
@@ -61,7 +62,17 @@ class Source(models.Model):
 
 class TrainingJobQuerySet(models.QuerySet):
     def running(self) -> TrainingJobQuerySet:
-        return self.exclude(status__in=TERMINAL)
+        """Every status but the terminal ones, unknown ones included.
+
+        Written as the ranges between the terminal statuses rather than NOT
+        IN: the same rows, but each range is a search on the status index,
+        where NOT IN made SQLite read all 100,000 jobs to find 500.
+        """
+        bounds = sorted(TERMINAL)
+        between = Q(status__lt=bounds[0]) | Q(status__gt=bounds[-1])
+        for low, high in pairwise(bounds):
+            between |= Q(status__gt=low, status__lt=high)
+        return self.filter(between)
 
     def terminal(self) -> TrainingJobQuerySet:
         return self.filter(status__in=TERMINAL)
