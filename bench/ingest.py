@@ -37,6 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=10_000, help="jobs stored again unchanged")
     parser.add_argument("--tracemalloc", action="store_true")
+    parser.add_argument("--max-seconds", type=float, default=0, help="stop early (at a 10k sample) after this long")
     parser.add_argument("--db", default="ingest.sqlite3")
     parser.add_argument("--output", help="JSON summary path (default: bench/results/ingest-<db>-<time>.json)")
     args = parser.parse_args(argv)
@@ -63,7 +64,13 @@ def main(argv: list[str] | None = None) -> int:
     window = 0.0
     gc.collect()
     base_rss = rss_mb()
+    began = time.monotonic()
+    done = args.jobs
     for i in range(args.jobs):
+        if args.max_seconds and i % SAMPLE_EVERY == 0 and i and time.monotonic() - began > args.max_seconds:
+            done = i
+            print(f"  stopped after {i:,} jobs: --max-seconds {args.max_seconds:g} reached")
+            break
         raw, tags = generator.response(i)
         t0, c0 = time.perf_counter(), time.process_time()
         parsed = parse_training_job(raw)
@@ -81,12 +88,12 @@ def main(argv: list[str] | None = None) -> int:
                 f"  {i + 1:>7,} jobs  {samples[-1][3]:>6,.0f}/s  RSS {samples[-1][1]:6.1f} MB"
                 + (f"  traced {traced:6.1f} MB" if args.tracemalloc else "")
             )
-    rate = args.jobs / stored
+    rate = done / stored
 
-    repeat = min(args.repeat, args.jobs)
+    repeat = min(args.repeat, done)
     again = 0.0
     outcomes: dict[str, int] = {}
-    for i in range(args.jobs - repeat, args.jobs):
+    for i in range(done - repeat, done):
         raw, tags = generator.response(i)
         t0 = time.perf_counter()
         parsed = parse_training_job(raw)
@@ -99,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     rss = [s[1] for s in samples]
     # Growth after the first sample: caches and the connection warm up in the first 10k.
     growth = rss[-1] - rss[0] if len(rss) > 1 else 0.0
-    summary = Summary("ingest", meta={"jobs": args.jobs, "base_rss_mb": round(base_rss, 1)})
+    summary = Summary("ingest", meta={"jobs": done, "jobs_asked": args.jobs, "base_rss_mb": round(base_rss, 1)})
     target = 1000.0 if connection.vendor == "sqlite" else None
     summary.add(
         "ingest.new.jobs_per_s",
@@ -111,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     summary.add(
         "ingest.new.cpu_ms_per_job",
-        cpu / args.jobs * 1000,
+        cpu / done * 1000,
         "ms",
         note="this process's CPU time per job (SQLite runs in-process; PostgreSQL's server CPU is not in it)",
     )
