@@ -19,7 +19,7 @@ from django.db.models import Q
 
 from jobs.domain import billing
 from jobs.domain.failures import failure_signature
-from jobs.domain.parse import JobSummary, ParsedJob
+from jobs.domain.parse import JobSummary, ParsedJob, clean_json, clean_text
 from jobs.domain.timeline import merge_transitions
 from jobs.models import FinalMetric, JobTag, Source, StatusTransition, TrainingJob
 
@@ -126,7 +126,7 @@ def _detail_fields(parsed: ParsedJob, now: datetime) -> dict[str, Any]:
 
 def _jsonable(raw: dict[str, Any]) -> dict[str, Any]:
     clean = {k: v for k, v in raw.items() if k != "ResponseMetadata"}
-    return json.loads(json.dumps(clean, cls=DjangoJSONEncoder))
+    return clean_json(json.loads(json.dumps(clean_json(clean), cls=DjangoJSONEncoder)))
 
 
 # Fields that move on every describe of a running job without AWS changing it.
@@ -142,6 +142,8 @@ def store_description(
     tags: dict[str, str] | None = None,
 ) -> Outcome:
     """Write one DescribeTrainingJob result unless something newer is stored."""
+    if tags is not None:
+        tags = {clean_text(str(k)): clean_text(str(v)) for k, v in tags.items()}
     fields = _detail_fields(parsed, now)
     described = {
         "raw": _jsonable(raw),

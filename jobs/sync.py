@@ -17,7 +17,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from jobs import ingest, sagemaker
-from jobs.domain.parse import JobSummary, MalformedResponse, parse_summary, parse_training_job
+from jobs.domain.parse import JobSummary, MalformedResponse, clean_text, parse_summary, parse_training_job
 from jobs.models import Source, SyncCycle, SyncError
 
 log = logging.getLogger(__name__)
@@ -50,7 +50,13 @@ def list_since(source: Source, now: datetime) -> datetime:
 
 
 def record_error(source: Source, cycle_id: int | None, job_name: str, kind: str, message: str) -> None:
-    SyncError.objects.create(source=source, cycle_id=cycle_id, job_name=job_name, kind=kind, message=message[:5000])
+    SyncError.objects.create(
+        source=source,
+        cycle_id=cycle_id,
+        job_name=clean_text(job_name)[:256],
+        kind=kind,
+        message=clean_text(message)[:5000],
+    )
     if cycle_id is not None:
         SyncCycle.objects.filter(pk=cycle_id).update(errors=F("errors") + 1)
 
@@ -71,10 +77,17 @@ def run_cycle(
     say = progress or (lambda message: None)
     cycle = SyncCycle.objects.create(source=source, started_at=now)
     Source.objects.filter(pk=source.pk).update(last_sync_started_at=now)
+    list_error = ""
     try:
         newest = _list_changes(source, cycle, since=list_since(source, now), say=say)
     except sagemaker.SageMakerError as exc:
-        return _finish(source, cycle, error=f"ListTrainingJobs failed: {exc}")
+        list_error = f"ListTrainingJobs failed: {exc}"
+        if dispatch is None or not exc.retryable:
+            return _finish(source, cycle, error=list_error)
+        # Throttled part-way through the pages (every page is walked, so under
+        # sustained throttling most cycles are): what the database already knows
+        # is due, running jobs above all, is still described. The cursor stays.
+        newest = None
 
     due = source.jobs.needing_describe()
     if dispatch is not None:
@@ -95,7 +108,7 @@ def run_cycle(
     if newest is not None and (source.list_cursor is None or newest > source.list_cursor):
         source.list_cursor = newest
         Source.objects.filter(pk=source.pk).update(list_cursor=newest)
-    return _finish(source, cycle)
+    return _finish(source, cycle, error=list_error)
 
 
 def _mark_queued(source: Source, names: list[str], now: datetime) -> None:
@@ -155,7 +168,13 @@ def describe_and_store(
     except sagemaker.SageMakerError as exc:
         if exc.retryable and raise_retryable:
             raise
-        kind = "throttled" if exc.code in sagemaker.THROTTLING_CODES else "aws"
+        kind = (
+            "throttled"
+            if exc.code in sagemaker.THROTTLING_CODES
+            else "malformed"
+            if exc.code == sagemaker.UNREADABLE
+            else "aws"
+        )
         record_error(source, cycle_id, name, kind, f"{exc.code or 'error'}: {exc}")
         return DescribeResult(None, str(exc))
     if cycle_id is not None:

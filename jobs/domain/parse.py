@@ -7,6 +7,7 @@ caller can record the error and leave what is stored untouched.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -22,6 +23,50 @@ REQUIRED = (
     "StoppingCondition",
     "CreationTime",
 )
+
+
+# What the columns hold: a number outside it is a broken response, not a job.
+MAX_INT = 2**31 - 1
+# No training job runs on more instances than this; a larger count would also
+# overflow billable instance-seconds (count x up to 10,000 years of seconds).
+MAX_INSTANCES = 100_000
+# Column widths (and AWS's own maximums) of the identifiers we store.
+MAX_LENGTHS = {
+    "TrainingJobName": 63,
+    "TrainingJobArn": 256,
+    "TrainingJobStatus": 32,
+    "SecondaryStatus": 64,
+    "InstanceType": 64,
+    "Algorithm": 512,
+    "S3Uri": 1024,
+    "RoleArn": 2048,
+    "TuningJobArn": 256,
+    "LabelingJobArn": 2048,
+    "WarmPoolStatus": 32,
+    "MetricName": 255,
+}
+
+
+def clean_text(value: str) -> str:
+    """Text any database can store: no NUL (PostgreSQL refuses it), no lone surrogates."""
+    if value.isascii() and "\x00" not in value:
+        return value
+    return value.encode("utf-8", "replace").decode("utf-8").replace("\x00", "\ufffd")
+
+
+def clean_json(value: Any) -> Any:
+    """A parsed response made storable as JSON anywhere: clean text, finite numbers."""
+    if isinstance(value, str):
+        return clean_text(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)  # JSON has no NaN or Infinity; PostgreSQL's jsonb refuses them
+    if isinstance(value, bytes | bytearray):
+        return clean_text(bytes(value).decode("utf-8", "replace"))
+    if isinstance(value, dict):
+        return {clean_text(str(k)): clean_json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [clean_json(v) for v in value]
+    return value
 
 
 class MalformedResponse(ValueError):
@@ -123,24 +168,35 @@ class _Reader:
     def lst(self, obj: dict, key: str, path: str) -> list:
         return self.get(obj, key, list, path, [])
 
-    def text(self, obj: dict, key: str, path: str) -> str:
-        return self.get(obj, key, str, path, "")
+    def text(self, obj: dict, key: str, path: str, max_length: int | None = None) -> str:
+        value = clean_text(self.get(obj, key, str, path, ""))
+        if max_length is not None and len(value) > max_length:
+            raise self.fail(path, f"is longer than {max_length} characters")
+        return value
 
-    def int_(self, obj: dict, key: str, path: str) -> int | None:
-        return self.get(obj, key, int, path)
+    def int_(self, obj: dict, key: str, path: str, maximum: int = MAX_INT) -> int | None:
+        value = self.get(obj, key, int, path)
+        if value is not None and not 0 <= value <= maximum:
+            raise self.fail(path, f"is {value}, outside 0..{maximum}")
+        return value
+
+
+def _job_name_of(data: Any) -> str:
+    """The response's job name, fit to name it in an error message."""
+    name = data.get("TrainingJobName", "") if isinstance(data, dict) else ""
+    return clean_text(name)[:256] if isinstance(name, str) else ""
 
 
 def parse_training_job(data: Any) -> ParsedJob:
     """Validate and flatten one DescribeTrainingJob response."""
-    name = data.get("TrainingJobName", "") if isinstance(data, dict) else ""
-    r = _Reader(data, name if isinstance(name, str) else "")
+    r = _Reader(data, _job_name_of(data))
     d = r.data
     for member in REQUIRED:
         if d.get(member) is None:
             raise r.fail(member, "is missing")
-    name = r.text(d, "TrainingJobName", "TrainingJobName")
-    status = r.text(d, "TrainingJobStatus", "TrainingJobStatus")
-    secondary = r.text(d, "SecondaryStatus", "SecondaryStatus")
+    name = r.text(d, "TrainingJobName", "TrainingJobName", MAX_LENGTHS["TrainingJobName"])
+    status = r.text(d, "TrainingJobStatus", "TrainingJobStatus", MAX_LENGTHS["TrainingJobStatus"])
+    secondary = r.text(d, "SecondaryStatus", "SecondaryStatus", MAX_LENGTHS["SecondaryStatus"])
     if not name or not status:
         raise r.fail("TrainingJobName/TrainingJobStatus", "is empty")
     creation_time = r.time(d, "CreationTime", "CreationTime")
@@ -155,16 +211,21 @@ def parse_training_job(data: Any) -> ParsedJob:
             {
                 "name": r.text(group, "InstanceGroupName", f"InstanceGroups[{i}].InstanceGroupName"),
                 "instance_type": r.text(group, "InstanceType", f"InstanceGroups[{i}].InstanceType"),
-                "instance_count": r.int_(group, "InstanceCount", f"InstanceGroups[{i}].InstanceCount") or 0,
+                "instance_count": r.int_(group, "InstanceCount", f"InstanceGroups[{i}].InstanceCount", MAX_INSTANCES)
+                or 0,
             }
         )
-    instance_count = r.int_(resources, "InstanceCount", "ResourceConfig.InstanceCount")
-    selected_count = r.int_(resources, "SelectedInstanceCount", "ResourceConfig.SelectedInstanceCount")
+    instance_count = r.int_(resources, "InstanceCount", "ResourceConfig.InstanceCount", MAX_INSTANCES)
+    selected_count = r.int_(resources, "SelectedInstanceCount", "ResourceConfig.SelectedInstanceCount", MAX_INSTANCES)
+    width = MAX_LENGTHS["InstanceType"]
     instance_type = (
-        r.text(resources, "SelectedInstanceType", "ResourceConfig.SelectedInstanceType")
-        or r.text(resources, "InstanceType", "ResourceConfig.InstanceType")
-        or (clean_groups[0]["instance_type"] if clean_groups else "")
+        r.text(resources, "SelectedInstanceType", "ResourceConfig.SelectedInstanceType", width)
+        or r.text(resources, "InstanceType", "ResourceConfig.InstanceType", width)
+        or (clean_groups[0]["instance_type"][:width] if clean_groups else "")
     )
+    billed_instances = instance_count_of(instance_count, [g["instance_count"] for g in clean_groups], selected_count)
+    if billed_instances > MAX_INSTANCES:
+        raise r.fail("ResourceConfig.InstanceGroups", f"add up to {billed_instances} instances")
 
     stopping = r.obj(d, "StoppingCondition", "StoppingCondition")
     algorithm = r.obj(d, "AlgorithmSpecification", "AlgorithmSpecification")
@@ -175,7 +236,8 @@ def parse_training_job(data: Any) -> ParsedJob:
     hyperparameters = r.obj(d, "HyperParameters", "HyperParameters")
     for key, value in hyperparameters.items():
         if not isinstance(value, str):
-            raise r.fail(f"HyperParameters[{key!r}]", f"has type {type(value).__name__}")
+            raise r.fail(f"HyperParameters[{clean_text(str(key))[:100]!r}]", f"has type {type(value).__name__}")
+    hyperparameters = {clean_text(str(k)): clean_text(v) for k, v in hyperparameters.items()}
 
     channels = []
     for i, channel in enumerate(r.lst(d, "InputDataConfig", "InputDataConfig")):
@@ -197,7 +259,7 @@ def parse_training_job(data: Any) -> ParsedJob:
             raise r.fail(f"SecondaryStatusTransitions[{i}]", "is not an object")
         path = f"SecondaryStatusTransitions[{i}]"
         start = r.time(item, "StartTime", f"{path}.StartTime")
-        status_ = r.text(item, "Status", f"{path}.Status")
+        status_ = r.text(item, "Status", f"{path}.Status", MAX_LENGTHS["SecondaryStatus"])
         if start is None or not status_:
             raise r.fail(path, "lacks Status or StartTime")
         transitions.append(
@@ -213,9 +275,10 @@ def parse_training_job(data: Any) -> ParsedJob:
     for i, item in enumerate(r.lst(d, "FinalMetricDataList", "FinalMetricDataList")):
         if not isinstance(item, dict):
             raise r.fail(f"FinalMetricDataList[{i}]", "is not an object")
-        metric_name = r.text(item, "MetricName", f"FinalMetricDataList[{i}].MetricName")
+        metric_name = r.text(item, "MetricName", f"FinalMetricDataList[{i}].MetricName", MAX_LENGTHS["MetricName"])
         value = r.get(item, "Value", (int, float), f"FinalMetricDataList[{i}].Value")
-        if not metric_name or value is None:
+        if not metric_name or value is None or not _finite(value):
+            # A diverged loss can be NaN; a float column cannot hold it everywhere, so it is not kept.
             continue
         metrics.append(
             Metric(metric_name, float(value), r.time(item, "Timestamp", f"FinalMetricDataList[{i}].Timestamp"))
@@ -223,7 +286,7 @@ def parse_training_job(data: Any) -> ParsedJob:
 
     return ParsedJob(
         name=name,
-        arn=r.text(d, "TrainingJobArn", "TrainingJobArn"),
+        arn=r.text(d, "TrainingJobArn", "TrainingJobArn", MAX_LENGTHS["TrainingJobArn"]),
         status=status,
         secondary_status=secondary,
         creation_time=creation_time,
@@ -232,7 +295,7 @@ def parse_training_job(data: Any) -> ParsedJob:
         training_end_time=r.time(d, "TrainingEndTime", "TrainingEndTime"),
         failure_reason=r.text(d, "FailureReason", "FailureReason"),
         instance_type=instance_type,
-        instance_count=instance_count_of(instance_count, [g["instance_count"] for g in clean_groups], selected_count),
+        instance_count=billed_instances,
         instance_groups=clean_groups,
         volume_size_gb=r.int_(resources, "VolumeSizeInGB", "ResourceConfig.VolumeSizeInGB"),
         keep_alive_seconds=r.int_(resources, "KeepAlivePeriodInSeconds", "ResourceConfig.KeepAlivePeriodInSeconds"),
@@ -241,15 +304,15 @@ def parse_training_job(data: Any) -> ParsedJob:
         max_wait_seconds=r.int_(stopping, "MaxWaitTimeInSeconds", "StoppingCondition.MaxWaitTimeInSeconds"),
         max_pending_seconds=r.int_(stopping, "MaxPendingTimeInSeconds", "StoppingCondition.MaxPendingTimeInSeconds"),
         hyperparameters=dict(hyperparameters),
-        algorithm=r.text(algorithm, "TrainingImage", "AlgorithmSpecification.TrainingImage")
-        or r.text(algorithm, "AlgorithmName", "AlgorithmSpecification.AlgorithmName"),
+        algorithm=r.text(algorithm, "TrainingImage", "AlgorithmSpecification.TrainingImage", MAX_LENGTHS["Algorithm"])
+        or r.text(algorithm, "AlgorithmName", "AlgorithmSpecification.AlgorithmName", MAX_LENGTHS["Algorithm"]),
         input_channels=channels,
-        output_path=r.text(output, "S3OutputPath", "OutputDataConfig.S3OutputPath"),
-        model_artifacts=r.text(artifacts, "S3ModelArtifacts", "ModelArtifacts.S3ModelArtifacts"),
-        role_arn=r.text(d, "RoleArn", "RoleArn"),
-        tuning_job_arn=r.text(d, "TuningJobArn", "TuningJobArn"),
-        labeling_job_arn=r.text(d, "LabelingJobArn", "LabelingJobArn"),
-        warm_pool_status=r.text(warm_pool, "Status", "WarmPoolStatus.Status"),
+        output_path=r.text(output, "S3OutputPath", "OutputDataConfig.S3OutputPath", MAX_LENGTHS["S3Uri"]),
+        model_artifacts=r.text(artifacts, "S3ModelArtifacts", "ModelArtifacts.S3ModelArtifacts", MAX_LENGTHS["S3Uri"]),
+        role_arn=r.text(d, "RoleArn", "RoleArn", MAX_LENGTHS["RoleArn"]),
+        tuning_job_arn=r.text(d, "TuningJobArn", "TuningJobArn", MAX_LENGTHS["TuningJobArn"]),
+        labeling_job_arn=r.text(d, "LabelingJobArn", "LabelingJobArn", MAX_LENGTHS["LabelingJobArn"]),
+        warm_pool_status=r.text(warm_pool, "Status", "WarmPoolStatus.Status", MAX_LENGTHS["WarmPoolStatus"]),
         warm_pool_retained_seconds=r.int_(
             warm_pool, "ResourceRetainedBillableTimeInSeconds", "WarmPoolStatus.ResourceRetainedBillableTimeInSeconds"
         ),
@@ -275,17 +338,23 @@ class JobSummary:
     training_end_time: datetime | None
 
 
+def _finite(value: int | float) -> bool:
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:  # an int too large for a float
+        return False
+
+
 def parse_summary(data: Any) -> JobSummary:
     """Validate one ListTrainingJobs summary."""
-    name = data.get("TrainingJobName", "") if isinstance(data, dict) else ""
-    r = _Reader(data, name if isinstance(name, str) else "")
+    r = _Reader(data, _job_name_of(data))
     d = r.data
     for member in ("TrainingJobName", "TrainingJobArn", "CreationTime", "TrainingJobStatus"):
         if d.get(member) is None:
             raise r.fail(member, "is missing")
     return JobSummary(
         name=r.text(d, "TrainingJobName", "TrainingJobName"),
-        arn=r.text(d, "TrainingJobArn", "TrainingJobArn"),
+        arn=r.text(d, "TrainingJobArn", "TrainingJobArn", MAX_LENGTHS["TrainingJobArn"]),
         status=r.text(d, "TrainingJobStatus", "TrainingJobStatus"),
         secondary_status=r.text(d, "SecondaryStatus", "SecondaryStatus"),
         creation_time=r.time(d, "CreationTime", "CreationTime"),
