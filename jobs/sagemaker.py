@@ -14,6 +14,7 @@ from typing import Any
 
 import boto3
 import botocore.exceptions
+import botocore.parsers
 from botocore.config import Config
 from django.conf import settings
 
@@ -34,6 +35,10 @@ class SourceConfig:
     @classmethod
     def of(cls, source: Any) -> SourceConfig:
         return cls(source.region, source.profile, source.role_arn, source.endpoint_url)
+
+
+# A response botocore itself could not read: recorded as malformed once retries run out.
+UNREADABLE = "UnreadableResponse"
 
 
 class SageMakerError(Exception):
@@ -104,12 +109,15 @@ def _translate(exc: Exception) -> SageMakerError:
         exc,
         botocore.exceptions.EndpointConnectionError
         | botocore.exceptions.ConnectionError
-        | botocore.exceptions.ReadTimeoutError
+        # ReadTimeoutError, and ConnectionClosedError: the server hung up mid-answer.
+        | botocore.exceptions.HTTPClientError
         | botocore.exceptions.ConnectTimeoutError,
     ):
         return SageMakerError(f"cannot reach SageMaker: {exc}", code="ConnectionError", retryable=True)
-    if isinstance(exc, botocore.exceptions.ResponseParserError):
-        return SageMakerError(f"unreadable response: {exc}", code="ResponseParserError", retryable=True)
+    # botocore raises a bare ValueError for a member it cannot parse (a timestamp
+    # that is not one), before our own parser could see the response.
+    if isinstance(exc, botocore.parsers.ResponseParserError | ValueError):
+        return SageMakerError(f"unreadable response: {exc}", code=UNREADABLE, retryable=True)
     if isinstance(exc, botocore.exceptions.BotoCoreError):
         return SageMakerError(str(exc), code=type(exc).__name__)
     raise exc
