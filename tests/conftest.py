@@ -22,6 +22,13 @@ def teammate(db) -> User:
 
 
 @pytest.fixture
+def logged_in(client, teammate):
+    """The test client, logged in as a plain teammate."""
+    client.force_login(teammate)
+    return client
+
+
+@pytest.fixture
 def aws_env(monkeypatch):
     """Dummy credentials so boto3 never looks for real ones."""
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")

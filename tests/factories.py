@@ -17,6 +17,10 @@ from jobs.models import Source, TrainingJob
 
 T0 = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 ACCOUNT = "123456789012"
+# Planted in AWS-sourced fields: a page that runs it sets window.__xss.
+XSS = '<script>window.__xss=1</script><img src=x onerror="window.__xss=1">'
+# The same for fields AWS caps at 64 characters (statuses).
+SHORT_XSS = "<img src=x onerror=window.__xss=1>"
 
 
 def arn_of(name: str, region: str = "us-east-1") -> str:

@@ -7,10 +7,9 @@ from datetime import timedelta
 import pytest
 import time_machine
 
-from tests.factories import T0, make_job
+from tests.factories import T0, XSS, make_job
 
 NOW = T0 + timedelta(days=3)
-XSS = '<script>window.__xss=1</script><img src=x onerror="window.__xss=1">'
 OOM = "AlgorithmError: CUDA out of memory. Tried to allocate {n}.00 GiB"
 S3 = "ClientError: Data download failed: s3://bucket/{n}/train is missing"
 
@@ -19,12 +18,6 @@ S3 = "ClientError: Data download failed: s3://bucket/{n}/train is missing"
 def frozen():
     with time_machine.travel(NOW, tick=False):
         yield
-
-
-@pytest.fixture
-def logged_in(client, teammate):
-    client.force_login(teammate)
-    return client
 
 
 def _fail(name: str, reason: str, created) -> None:

@@ -11,22 +11,15 @@ import pytest
 import time_machine
 
 from jobs.models import InstancePrice
-from tests.factories import T0, make_job
+from tests.factories import SHORT_XSS, T0, XSS, make_job
 
 NOW = T0 + timedelta(hours=3)
-XSS = '<script>window.__xss=1</script><img src=x onerror="window.__xss=1">'
 
 
 @pytest.fixture(autouse=True)
 def frozen():
     with time_machine.travel(NOW, tick=False):
         yield
-
-
-@pytest.fixture
-def logged_in(client, teammate):
-    client.force_login(teammate)
-    return client
 
 
 def test_requires_login(client, db):
@@ -151,7 +144,7 @@ def test_configuration_sections(logged_in):
 
 def test_untrusted_text_is_escaped_and_keeps_line_breaks(logged_in):
     reason = f"AlgorithmError: boom\nline two {XSS}\n  indented ✓ 日本語"
-    transitions = [{"Status": XSS, "StartTime": T0, "EndTime": T0 + timedelta(minutes=1), "StatusMessage": XSS}]
+    transitions = [{"Status": SHORT_XSS, "StartTime": T0, "EndTime": T0 + timedelta(minutes=1), "StatusMessage": XSS}]
     job = make_job(
         "xss-1",
         status="Failed",

@@ -9,22 +9,15 @@ import pytest
 import time_machine
 
 from jobs.models import InstancePrice, TrainingJob
-from tests.factories import T0, make_job, make_source
+from tests.factories import SHORT_XSS, T0, XSS, make_job, make_source
 
 NOW = T0 + timedelta(hours=3)
-XSS = '<script>window.__xss=1</script><img src=x onerror="window.__xss=1">'
 
 
 @pytest.fixture(autouse=True)
 def frozen():
     with time_machine.travel(NOW, tick=False):
         yield
-
-
-@pytest.fixture
-def logged_in(client, teammate):
-    client.force_login(teammate)
-    return client
 
 
 def _names(response) -> list[str]:
@@ -156,7 +149,7 @@ def test_untrusted_text_is_escaped(logged_in):
         "xss-1",
         tags={XSS: XSS},
         FinalMetricDataList=[{"MetricName": XSS, "Value": 1.0, "Timestamp": T0}],
-        SecondaryStatus=XSS,
+        SecondaryStatus=SHORT_XSS,
     )
     html = logged_in.get("/", {"metric": XSS}).content.decode()
     assert "<script>window.__xss" not in html

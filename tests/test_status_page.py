@@ -23,12 +23,6 @@ def frozen():
 
 
 @pytest.fixture
-def logged_in(client, teammate):
-    client.force_login(teammate)
-    return client
-
-
-@pytest.fixture
 def price(db):
     InstancePrice.objects.update_or_create(instance_type="ml.p3.2xlarge", defaults={"hourly_usd": Decimal("3.00")})
 
