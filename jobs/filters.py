@@ -102,7 +102,13 @@ class JobFilter:
             value = F("metric_value").desc() if self.descending else F("metric_value").asc()
             return qs.order_by(value, "-pk")
         column = SORTS.get(key, "creation_time")
-        expression = F(column).desc(nulls_last=True) if self.descending else F(column).asc(nulls_last=True)
+        if TrainingJob._meta.get_field(column).null:
+            expression = F(column).desc(nulls_last=True) if self.descending else F(column).asc(nulls_last=True)
+        else:
+            # No NULLS LAST on a NOT NULL column: PostgreSQL matches it against
+            # the index's own null order and, for "-created" on a DESC index,
+            # sorted all 100,000 rows instead of reading the first 50.
+            expression = F(column).desc() if self.descending else F(column).asc()
         return qs.order_by(expression, "-pk")
 
 
