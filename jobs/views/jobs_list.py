@@ -8,6 +8,8 @@ from decimal import Decimal
 from urllib.parse import urlencode
 
 from django.contrib.auth.decorators import login_required
+from django.db import connection
+from django.db.models import Model
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.template.loader import render_to_string
@@ -109,6 +111,25 @@ def _headers(flt: JobFilter) -> list[dict]:
     return out
 
 
+def _distinct_values(model: type[Model], column: str) -> list[str]:
+    """SELECT DISTINCT column, as a walk that jumps from value to value on the column's index.
+
+    PostgreSQL has no skip scan: a plain DISTINCT read all 400,000 metric
+    rows (150-200 ms) to find a dozen names; this is one index probe per name.
+    """
+    table = connection.ops.quote_name(model._meta.db_table)
+    col = connection.ops.quote_name(model._meta.get_field(column).column)
+    sql = (
+        f"WITH RECURSIVE walk(v) AS ("
+        f"SELECT MIN({col}) FROM {table} "
+        f"UNION ALL SELECT (SELECT MIN({col}) FROM {table} WHERE {col} > walk.v) FROM walk WHERE walk.v IS NOT NULL"
+        f") SELECT v FROM walk WHERE v IS NOT NULL"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql)
+        return [row[0] for row in cursor.fetchall()]
+
+
 @login_required
 @require_GET
 def index(request: HttpRequest) -> HttpResponse:
@@ -148,12 +169,9 @@ def index(request: HttpRequest) -> HttpResponse:
         "matched_capped": matched > COUNT_CAP,
         "status_choices": TrainingJobStatus.choices,
         "secondary_choices": statuses.SECONDARY_STATUSES,
-        "instance_types": TrainingJob.objects.exclude(instance_type="")
-        .order_by("instance_type")
-        .values_list("instance_type", flat=True)
-        .distinct(),
+        "instance_types": [t for t in _distinct_values(TrainingJob, "instance_type") if t],
         "sources": Source.objects.values_list("name", flat=True),
-        "metric_names": FinalMetric.objects.order_by("name").values_list("name", flat=True).distinct(),
+        "metric_names": _distinct_values(FinalMetric, "name"),
         "filtered": any(k not in {"sort", "metric"} for k in flt.active),
         "now": now,
     }
