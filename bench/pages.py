@@ -106,29 +106,37 @@ def start_gunicorn(env: dict[str, str]) -> tuple[subprocess.Popen, str]:
     base = f"http://127.0.0.1:{port}"
     import requests
 
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         try:
-            requests.get(base + "/accounts/login/", timeout=2)
+            requests.get(base + "/accounts/login/", timeout=30)
             return proc, base
-        except requests.ConnectionError:
+        except requests.RequestException:
             if proc.poll() is not None:
                 break
             time.sleep(0.2)
     proc.kill()
+    proc.wait()
     raise SystemExit(f"gunicorn did not start; see {_setup.RESULTS / 'gunicorn.log'}")
 
 
-def timed(fetch: Any, path: str, n: int) -> tuple[list[float], int, int]:
-    """(milliseconds per request, last status, last body size)."""
+def timed(fetch: Any, path: str, n: int, cpu: list[float] | None = None) -> tuple[list[float], int, int]:
+    """(milliseconds per request, last status, last body size); this process's CPU ms go to ``cpu``.
+
+    CPU time is the figure to read on a shared machine: wall time there
+    includes waiting for a core. In process (the test client, SQLite) it
+    covers the whole request; PostgreSQL's own work is not in it.
+    """
     status, size = 0, 0
     for _ in range(WARMUP):
         fetch(path)
     times = []
     for _ in range(n):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         status, size = fetch(path)
         times.append((time.perf_counter() - t0) * 1000)
+        if cpu is not None:
+            cpu.append((time.process_time() - c0) * 1000)
     return times, status, size
 
 
@@ -175,7 +183,9 @@ def small_db_counts(db: Path, paths: dict[str, str]) -> dict[str, int]:
         "paths = json.loads(sys.argv[2])\n"
         "client = login_client()\n"
         "detail = detail_job_id()\n"
-        "out = {k: count_queries(client, p.replace('{detail}', str(detail)))[0] for k, p in paths.items()}\n"
+        # 2,000 jobs have 40 pages: the deep page there is page 20.
+        "out = {k: count_queries(client, p.replace('{detail}', str(detail)).replace('page=1000', 'page=20'))[0]\n"
+        "       for k, p in paths.items()}\n"
         "print(json.dumps(out))\n"
     )
     import json
@@ -287,24 +297,33 @@ def main(argv: list[str] | None = None) -> int:
             return response.status_code, len(response.content)
 
     try:
-        header = f"{'case':<20} {'queries':>7} {'@small':>6} {'client p50':>10} {'p95':>7}"
+        header = f"{'case':<20} {'queries':>7} {'@small':>6} {'client p50':>10} {'p95':>7} {'cpu p50':>7}"
         header += "" if args.no_http else f" {'http p50':>9} {'p95':>7}"
         print(header + f" {'target':>7}  {'KB':>6}")
         for case in selected:
-            times, status, size = timed(client_fetch, case.path, args.requests)
+            cpu: list[float] = []
+            times, status, size = timed(client_fetch, case.path, args.requests, cpu)
             assert status == 200, (case.path, status)
-            c50, c95 = percentile(times, 50), percentile(times, 95)
+            c50, c95, cpu50 = percentile(times, 50), percentile(times, 95), percentile(cpu, 50)
             h50 = h95 = None
             if http_fetch is not None:
                 htimes, hstatus, size = timed(http_fetch, case.path, args.requests)
                 assert hstatus == 200, (case.path, hstatus)
                 h50, h95 = percentile(htimes, 50), percentile(htimes, 95)
             line = f"{case.name:<20} {counts[case.name]:>7} {small.get(case.name, ''):>6} {c50:>10.1f} {c95:>7.1f}"
+            line += f" {cpu50:>7.1f}"
             if h50 is not None:
                 line += f" {h50:>9.1f} {h95:>7.1f}"
             print(line + f" {case.target_ms or '':>7}  {size / 1024:>6.0f}")
             summary.add(f"pages.{case.name}.client_p50_ms", c50, "ms", target=case.target_ms, note=case.note)
             summary.add(f"pages.{case.name}.client_p95_ms", c95, "ms")
+            summary.add(
+                f"pages.{case.name}.client_cpu_p50_ms",
+                cpu50,
+                "ms",
+                target=case.target_ms,
+                note="CPU time of the test-client request in this process",
+            )
             if h50 is not None:
                 summary.add(f"pages.{case.name}.http_p50_ms", h50, "ms", target=case.target_ms, note=case.note)
                 summary.add(f"pages.{case.name}.http_p95_ms", h95, "ms")
