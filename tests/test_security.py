@@ -222,7 +222,10 @@ def test_a_stop_first_asks_for_confirmation(job, operator, stop_calls):
 
 
 def manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("SECURE_", "DEBUG", "SECRET_KEY"))}
+    # What an operator's shell would hold: no test-only switches (the browser
+    # tests' DJANGO_ALLOW_ASYNC_UNSAFE is itself a deploy-check error).
+    test_only = ("SECURE_", "DEBUG", "SECRET_KEY", "DJANGO_ALLOW_ASYNC_UNSAFE")
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(test_only)}
     return subprocess.run(
         [sys.executable, "manage.py", *args],
         cwd=ROOT,
