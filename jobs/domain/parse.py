@@ -54,10 +54,23 @@ def clean_text(value: str) -> str:
     return value.encode("utf-8", "replace").decode("utf-8").replace("\x00", "\ufffd")
 
 
+def _json_time(value: datetime) -> str:
+    """ISO 8601 as Django's JSON encoder writes it: milliseconds, "Z" for UTC."""
+    text = value.isoformat()
+    if value.microsecond:
+        text = text[:23] + text[26:]
+    return text.removesuffix("+00:00") + "Z" if text.endswith("+00:00") else text
+
+
 def clean_json(value: Any) -> Any:
-    """A parsed response made storable as JSON anywhere: clean text, finite numbers."""
+    """A parsed response made storable as JSON anywhere, in one walk.
+
+    Clean text, finite numbers, and timestamps as ISO 8601 strings.
+    """
     if isinstance(value, str):
         return clean_text(value)
+    if isinstance(value, datetime):
+        return _json_time(value)
     if isinstance(value, float) and not math.isfinite(value):
         return str(value)  # JSON has no NaN or Infinity; PostgreSQL's jsonb refuses them
     if isinstance(value, bytes | bytearray):
