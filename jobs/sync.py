@@ -168,19 +168,18 @@ def describe_and_store(
     except sagemaker.SageMakerError as exc:
         if exc.retryable and raise_retryable:
             raise
-        kind = (
-            "throttled"
-            if exc.code in sagemaker.THROTTLING_CODES
-            else "malformed"
-            if exc.code == sagemaker.UNREADABLE
-            else "aws"
-        )
-        record_error(source, cycle_id, name, kind, f"{exc.code or 'error'}: {exc}")
+        record_error(source, cycle_id, name, _error_kind(exc.code), f"{exc.code or 'error'}: {exc}")
         return DescribeResult(None, str(exc))
     if cycle_id is not None:
         changed = 1 if outcome in (ingest.Outcome.CREATED, ingest.Outcome.CHANGED) else 0
         SyncCycle.objects.filter(pk=cycle_id).update(described=F("described") + 1, changed=F("changed") + changed)
     return DescribeResult(outcome)
+
+
+def _error_kind(code: str) -> str:
+    if code in sagemaker.THROTTLING_CODES:
+        return "throttled"
+    return "malformed" if code == sagemaker.UNREADABLE else "aws"
 
 
 def _finish(source: Source, cycle: SyncCycle, *, error: str = "") -> SyncCycle:
