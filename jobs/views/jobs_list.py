@@ -1,25 +1,38 @@
-"""The jobs list and the fragment endpoint that refreshes its running rows."""
+"""The jobs list and the fragment endpoint that refreshes its running rows.
+
+Each row's HTML is built here in Python (``render_row``), once for the page
+and once for the fragment endpoint, so both send the same markup. A template
+row cost ~2 ms each (40 variable lookups, 4 ``{% url %}``, three ``|date``),
+most of a 50-row page.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import unicodedata
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from django.contrib.auth.decorators import login_required
 from django.db import connection
 from django.db.models import Model
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
-from django.template.loader import render_to_string
+from django.template.defaultfilters import floatformat
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.dateformat import DateFormat
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString, mark_safe
+from django.utils.text import Truncator
 from django.views.decorators.http import require_GET
 
 from jobs.costs import Prices, job_cost, price_table
-from jobs.domain import statuses
+from jobs.domain import dates, statuses
 from jobs.filters import JobFilter
 from jobs.models import FinalMetric, Source, TrainingJob, TrainingJobStatus
+from jobs.templatetags.trainwatch import phase_class, status_class, status_label, usd
 
 PAGE_SIZE = 50
 # Counting every match of a filter over 100,000 rows costs more than the page
@@ -27,6 +40,7 @@ PAGE_SIZE = 50
 COUNT_CAP = 10_000
 MAX_REFRESH_IDS = 200
 TAGS_SHOWN = 3
+CHIP_CHARS = 24
 # Columns the list never shows; raw alone can be tens of kilobytes per row.
 LIST_DEFERRED = ("raw", "hyperparameters", "input_channels", "failure_reason", "role_arn", "labeling_job_arn")
 
@@ -48,6 +62,7 @@ class JobRow:
     billable_seconds: int | None
     cost: Decimal | None
     metric_value: float | None
+    html: SafeString = field(default=SafeString(""), repr=False)
 
     @property
     def running(self) -> bool:
@@ -67,22 +82,145 @@ def _duration_seconds(job: TrainingJob, now: datetime) -> int | None:
     return max(0, int((end - job.creation_time).total_seconds()))
 
 
+# A job id no real row has: reversed once, then replaced by each row's id.
+_ID_SENTINEL = 987654321
+
+
+@dataclass(frozen=True)
+class RowLinks:
+    """The URLs every row links to, reversed once per request, not per row."""
+
+    detail_prefix: str
+    detail_suffix: str
+    index: str
+
+    @classmethod
+    def reverse(cls) -> RowLinks:
+        prefix, suffix = reverse("jobs:detail", args=[_ID_SENTINEL]).split(str(_ID_SENTINEL))
+        return cls(detail_prefix=prefix, detail_suffix=suffix, index=reverse("jobs:index"))
+
+    def detail(self, pk: int) -> str:
+        return f"{self.detail_prefix}{pk}{self.detail_suffix}"
+
+
+_ROW = (
+    '<tr id="job-{}" class="job-row" data-job-id="{}"{}>\n'
+    '  <td class="name">\n'
+    '    <a href="{}">{}</a>\n'
+    '    <div class="sub">\n'
+    '      <span class="source">{}</span>\n'
+    "      {}\n"
+    "    </div>\n"
+    "  </td>\n"
+    '  <td class="status">\n'
+    '    <span class="badge {}">{}</span>\n'
+    "    {}\n"
+    "  </td>\n"
+    '  <td class="created"><time datetime="{}" title="{}">{}</time>\n'
+    '    <div class="sub">{}</div></td>\n'
+    '  <td class="num">{}</td>\n'
+    '  <td class="num">{}</td>\n'
+    '  <td class="num">{}</td>\n'
+    '  <td class="instances">{}{}</td>\n'
+    "  {}\n"
+    "</tr>\n"
+)
+_MUTED_DASH = mark_safe('<span class="muted">—</span>')
+_RUNNING_ATTR = mark_safe(' data-running="1"')
+_SPOT_CHIP = mark_safe(' <span class="chip spot" title="Managed spot">spot</span>')
+_EMPTY = mark_safe("")
+
+
+def _chip_text(value: str) -> str:
+    """``|truncatechars:24`` without its per-call translation lookup when nothing is cut."""
+    text = unicodedata.normalize("NFC", value)
+    return text if len(text) <= CHIP_CHARS else Truncator(text).chars(CHIP_CHARS)
+
+
+def _created_texts(moment: datetime | None) -> tuple[str, str, str]:
+    """The ``|date`` formats "c", "Y-m-d H:i:s e" and "M j, H:i" in the current time zone."""
+    if moment is None:
+        return "", "", ""
+    if timezone.is_aware(moment):
+        moment = timezone.localtime(moment)
+    df = DateFormat(moment)
+    hour_minute = f"{df.H()}:{df.i()}"
+    return (
+        df.c(),
+        f"{df.Y()}-{df.m()}-{df.d()} {hour_minute}:{df.s()} {df.e()}",
+        f"{df.M()} {df.j()}, {hour_minute}",
+    )
+
+
+def render_row(row: JobRow, links: RowLinks, metric: str, now: datetime) -> SafeString:
+    """One ``<tr>`` of the jobs table; every value passes through format_html's escaping."""
+    job = row.job
+    chips = format_html_join(
+        "",
+        '<a class="chip" href="{}?tag={}%3D{}" title="{}={}">{}={}</a>',
+        (
+            (links.index, quote(key, safe=""), quote(value, safe=""), key, value, key, _chip_text(value))
+            for key, value in row.tag_pairs
+        ),
+    )
+    phase = _EMPTY
+    if job.secondary_status and job.secondary_status != job.status:
+        phase = format_html(
+            '<div class="sub phase {}">{}</div>', phase_class(job.secondary_status), job.secondary_status
+        )
+    if job.instance_type:
+        instances = format_html('{} <span class="muted">\u00d7 {}</span>', job.instance_type, job.instance_count)
+    else:
+        instances = _MUTED_DASH
+    metric_cell = _EMPTY
+    if metric:
+        value = _MUTED_DASH if row.metric_value is None else floatformat(row.metric_value, "-4")
+        metric_cell = format_html('<td class="num metric">{}</td>', value)
+    iso, title, short = _created_texts(job.creation_time)
+    return format_html(
+        _ROW,
+        job.pk,
+        job.pk,
+        _RUNNING_ATTR if row.running else _EMPTY,
+        links.detail(job.pk),
+        job.name,
+        job.source.name,
+        chips,
+        status_class(job.status),
+        status_label(job.status),
+        phase,
+        iso,
+        title,
+        short,
+        dates.format_ago(job.creation_time, now),
+        dates.format_hms(row.duration_seconds),
+        dates.format_duration(row.billable_seconds) or "—",
+        usd(row.cost),
+        instances,
+        _SPOT_CHIP if job.is_spot else _EMPTY,
+        metric_cell,
+    )
+
+
 def _rows(jobs: list[TrainingJob], metric: str, prices: Prices, now: datetime) -> list[JobRow]:
     values: dict[int, float] = {}
     if metric and jobs:
         values = dict(
             FinalMetric.objects.filter(job_id__in=[j.pk for j in jobs], name=metric).values_list("job_id", "value")
         )
-    return [
-        JobRow(
+    links = RowLinks.reverse()
+    rows = []
+    for job in jobs:
+        row = JobRow(
             job=job,
             duration_seconds=_duration_seconds(job, now),
             billable_seconds=job.billable_seconds_now(now),
             cost=job_cost(job, prices, now=now),
             metric_value=values.get(job.pk),
         )
-        for job in jobs
-    ]
+        row.html = render_row(row, links, metric, now)
+        rows.append(row)
+    return rows
 
 
 def _page_number(request: HttpRequest) -> int:
@@ -202,9 +340,7 @@ def running_rows(request: HttpRequest) -> JsonResponse:
             {
                 "id": row.job.pk,
                 "running": row.running,
-                "html": render_to_string(
-                    "jobs/partials/job_row.html", {"row": row, "filter": JobFilter(metric=metric), "now": now}
-                ),
+                "html": row.html,
             }
             for row in rows
         ],
