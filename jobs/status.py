@@ -49,12 +49,25 @@ Six queries whatever the number of jobs.
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Count, Q
+from django.db.models import (
+    BigIntegerField,
+    BooleanField,
+    CharField,
+    Count,
+    DateTimeField,
+    ExpressionWrapper,
+    Func,
+    Q,
+    TextField,
+    Value,
+)
+from django.db.models.functions import Cast, Coalesce, Greatest, Least
 from django.utils import timezone
 
 from jobs.costs import Prices, price_table, rate_for
@@ -116,17 +129,43 @@ def _running(now: datetime, public: bool) -> list[dict[str, Any]]:
 
 
 def _last_24h(now: datetime) -> dict[str, int]:
+    """Jobs created, and jobs that ended (per terminal status), in the last 24 h.
+
+    One UNION ALL of three range scans, each over the last day's rows only:
+    on the creation, end and last-modified time indexes, counting statuses
+    with FILTER. (An OR of the three times made SQLite read every job; with
+    the status in the WHERE or GROUP BY it walks the status index instead.)
+    """
     since = now - timedelta(hours=24)
-    ended = Q(training_end_time__gte=since) | Q(training_end_time__isnull=True, last_modified_time__gte=since)
-    counts = TrainingJob.objects.filter(
-        Q(creation_time__gte=since) | Q(training_end_time__gte=since) | Q(last_modified_time__gte=since)
-    ).aggregate(
-        started=Count("id", filter=Q(creation_time__gte=since)),
-        completed=Count("id", filter=Q(status=statuses.COMPLETED) & ended),
-        failed=Count("id", filter=Q(status=statuses.FAILED) & ended),
-        stopped=Count("id", filter=Q(status=statuses.STOPPED) & ended),
-    )
-    return {key: counts[key] or 0 for key in ("started", "completed", "failed", "stopped")}
+    jobs = TrainingJob.objects.order_by()
+
+    def counted(qs: Any, part: str, ended: Q) -> Any:
+        # Grouped by a constant: no GROUP BY, one row of counts per part.
+        return (
+            qs.annotate(part=Value(part, output_field=CharField()))
+            .values_list("part")
+            .annotate(
+                total=Count("id"),
+                completed=Count("id", filter=Q(status=statuses.COMPLETED) & ended),
+                failed=Count("id", filter=Q(status=statuses.FAILED) & ended),
+                stopped=Count("id", filter=Q(status=statuses.STOPPED) & ended),
+            )
+        )
+
+    started = counted(jobs.filter(creation_time__gte=since), "started", Q())
+    ended = counted(jobs.filter(training_end_time__gte=since), "ended", Q())
+    # A job without an end time that is over (it failed before training
+    # began) ended when it last changed.
+    changed = counted(jobs.filter(last_modified_time__gte=since), "changed", Q(training_end_time__isnull=True))
+    counts = dict.fromkeys(("started", "completed", "failed", "stopped"), 0)
+    for part, total, completed, failed, stopped in started.union(ended, changed, all=True):
+        if part == "started":
+            counts["started"] = total
+            continue
+        counts["completed"] += completed
+        counts["failed"] += failed
+        counts["stopped"] += stopped
+    return counts
 
 
 def _recent(now: datetime) -> list[dict[str, Any]]:
@@ -144,6 +183,32 @@ def _recent(now: datetime) -> list[dict[str, Any]]:
     ]
 
 
+def _at(moment: datetime) -> Value:
+    return Value(moment, output_field=DateTimeField())
+
+
+class _SecondsBetween(Func):
+    """Whole seconds from the first datetime to the second, truncated like ``int(td.total_seconds())``.
+
+    Negative when the second is earlier. SQLite keeps milliseconds in its
+    julian days: rounded to them before truncating, so 3600 s is not 3599.
+    """
+
+    output_field = BigIntegerField()
+    arity = 2
+
+    def __init__(self, start: Any, stop: Any) -> None:
+        super().__init__(stop, start)  # stop - start
+
+    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        template = "CAST(ROUND((julianday(%(expressions)s)) * 86400.0, 3) AS INTEGER)"
+        return self.as_sql(compiler, connection, template=template, arg_joiner=") - julianday(", **extra)
+
+    def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        template = "TRUNC(EXTRACT(EPOCH FROM (%(expressions)s)))::bigint"
+        return self.as_sql(compiler, connection, template=template, arg_joiner=" - ", **extra)
+
+
 def _spend(now: datetime, prices: Prices) -> dict[str, dict[str, Any]]:
     """Billable time and cost inside today and this week (local time zone)."""
     local = timezone.localtime(now)
@@ -155,21 +220,44 @@ def _spend(now: datetime, prices: Prices) -> dict[str, dict[str, Any]]:
     by_rate: dict[str, dict[Decimal, int]] = {key: {} for key in windows}
     instance_seconds = dict.fromkeys(windows, 0)
     unpriced_seconds = dict.fromkeys(windows, 0)
-    # Jobs whose billed span (TrainingStartTime -> end, or now) overlaps the week.
-    rows = (
+    # Jobs whose billed span (TrainingStartTime -> end, or now) overlaps the
+    # week: those that ended since Monday (a range on the end-time index) and
+    # those still running (ranges on the status index). As one OR, SQLite
+    # walked every job. The seconds inside each window are computed in SQL:
+    # turning thousands of datetime strings into Python datetimes is what
+    # cost here.
+    stop = Least(Coalesce("training_end_time", _at(now)), _at(now))
+    seconds = {
+        key: _SecondsBetween(Greatest("training_start_time", _at(since)), stop) for key, since in windows.items()
+    }
+    fields = ("instance_type", "instance_count", "groups", *(f"s_{key}" for key in windows))
+    jobs = (
         TrainingJob.objects.filter(training_start_time__lt=now)
-        .filter(Q(training_end_time__gte=week) | (Q(training_end_time__isnull=True) & ~Q(status__in=statuses.TERMINAL)))
-        .values_list("instance_type", "instance_count", "instance_groups", "training_start_time", "training_end_time")
+        .order_by()
+        .annotate(
+            groups=Cast("instance_groups", TextField()),
+            ended=ExpressionWrapper(Q(training_end_time__isnull=False), output_field=BooleanField()),
+            **{f"s_{key}": expression for key, expression in seconds.items()},
+        )
     )
-    rates: dict[tuple[str, int, str], Decimal | None] = {}
-    for instance_type, count, groups, start, end in rows:
-        rate_key = (instance_type, count, repr(groups) if groups else "")
-        if rate_key not in rates:
-            rates[rate_key] = rate_for(instance_type, count, groups, prices)
-        rate = rates[rate_key]
-        stop = min(end or now, now)
-        for key, since in windows.items():
-            per_instance = _seconds(max(start, since), stop)
+    ended = jobs.filter(training_end_time__gte=week).annotate(running=Value(False))
+    ended = ended.values_list(*fields, "ended", "running")
+    # Running jobs with an end time are in ``ended`` already, or ended before
+    # the week: skipped below (as a condition here, SQLite would search the
+    # end-time index for every job without one instead of the few running).
+    running = jobs.running().annotate(running=Value(True)).values_list(*fields, "ended", "running")
+    per_key: dict[tuple[str, int, str], list[int]] = {}
+    for instance_type, count, groups, *per_window, has_end, is_running in ended.union(running, all=True):
+        if is_running and has_end:
+            continue
+        totals = per_key.setdefault((instance_type, count, groups or ""), [0] * len(windows))
+        for i, window_seconds in enumerate(per_window):
+            if window_seconds > 0:
+                totals[i] += window_seconds
+    for (instance_type, count, groups), totals in per_key.items():
+        decoded = json.loads(groups) if groups else None
+        rate = rate_for(instance_type, count, decoded, prices)
+        for key, per_instance in zip(windows, totals, strict=True):
             if not per_instance:
                 continue
             instance_seconds[key] += per_instance * max(count, 1)
