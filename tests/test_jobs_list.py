@@ -197,3 +197,17 @@ def test_running_rows_returns_fresh_html(logged_in):
 
 def test_running_rows_requires_login(client, db):
     assert client.get("/jobs/rows/?ids=1").status_code == 302
+
+
+def test_metric_sort_counts_only_jobs_with_the_metric(logged_in):
+    for i in range(3):
+        make_job(f"m-{i}", FinalMetricDataList=[{"MetricName": "validation:accuracy", "Value": 0.5, "Timestamp": T0}])
+    make_job("other-1", FinalMetricDataList=[{"MetricName": "train:loss", "Value": 0.1, "Timestamp": T0}])
+    make_job("none-1", status="Failed")
+    response = logged_in.get("/", {"metric": "validation:accuracy", "sort": "-metric"})
+    assert response.context["matched"] == 3
+    filtered = logged_in.get("/", {"metric": "validation:accuracy", "sort": "-metric", "q": "m-1"})
+    assert _names(filtered) == ["m-1"]
+    assert filtered.context["matched"] == 1
+    unsorted = logged_in.get("/", {"metric": "validation:accuracy"})
+    assert unsorted.context["matched"] == 5

@@ -321,7 +321,14 @@ def index(request: HttpRequest) -> HttpResponse:
         jobs = list(qs[offset : offset + PAGE_SIZE + 1])
     has_next = len(jobs) > PAGE_SIZE
     jobs = jobs[:PAGE_SIZE]
-    matched = qs.order_by()[: COUNT_CAP + 1].count()
+    filtered = any(k not in {"sort", "metric"} for k in flt.active)
+    if flt.sort_key == "metric" and flt.metric and not filtered:
+        # Sorting by a metric keeps the jobs that have it: one FinalMetric row
+        # each (unique job and name), so count those on the (name, value) index
+        # alone; the join probed 10,000 jobs by id (~100 ms at 100,000 jobs).
+        matched = FinalMetric.objects.filter(name=flt.metric).order_by()[: COUNT_CAP + 1].count()
+    else:
+        matched = qs.order_by()[: COUNT_CAP + 1].count()
 
     prices = price_table()
     rows = _rows(jobs, flt.metric, prices, now)
@@ -343,7 +350,7 @@ def index(request: HttpRequest) -> HttpResponse:
         "instance_types": [t for t in _distinct_values(TrainingJob, "instance_type") if t],
         "sources": Source.objects.values_list("name", flat=True),
         "metric_names": _distinct_values(FinalMetric, "name"),
-        "filtered": any(k not in {"sort", "metric"} for k in flt.active),
+        "filtered": filtered,
         "now": now,
     }
     return render(request, "jobs/index.html", ctx)
