@@ -11,7 +11,8 @@ Shape::
     {
         "generated_at": datetime,
         "public": bool,
-        "running": [                          # every job not in a terminal status, oldest first
+        "running": [                          # jobs not in a terminal status, oldest first: every
+                                              # one, or the oldest ``running_limit``
             {
                 "id": int, "name": str, "status": str, "secondary_status": str,
                 "source": str, "instance_type": str, "instance_count": int,
@@ -23,6 +24,7 @@ Shape::
                 "arn": str,                       # only when not public
             },
         ],
+        "running_count": int,                 # every job not in a terminal status
         "last_24h": {"started": int, "completed": int, "failed": int, "stopped": int},
         "recent": [                           # newest 10 jobs that ended in the last 24 h
             {"id": int, "name": str, "status": str, "source": str, "ended_at": datetime},
@@ -57,15 +59,16 @@ from typing import Any
 from django.conf import settings
 from django.db.models import (
     BigIntegerField,
-    BooleanField,
+    Case,
     CharField,
     Count,
     DateTimeField,
-    ExpressionWrapper,
     Func,
     Q,
+    Sum,
     TextField,
     Value,
+    When,
 )
 from django.db.models.functions import Cast, Coalesce, Greatest, Least
 from django.utils import timezone
@@ -75,57 +78,59 @@ from jobs.domain import statuses
 from jobs.models import Source, TrainingJob
 
 RECENT_LIMIT = 10
-# Every field the running list reads; nothing heavy.
-_FIELDS = (
-    "id",
-    "arn",
-    "name",
-    "status",
-    "secondary_status",
-    "source__name",
-    "instance_type",
-    "instance_count",
-    "instance_groups",
-    "creation_time",
-    "training_start_time",
-    "training_end_time",
-    "max_runtime_seconds",
-)
 
 
 def _seconds(a: datetime, b: datetime) -> int:
     return max(0, int((b - a).total_seconds()))
 
 
-def _running(now: datetime, public: bool) -> list[dict[str, Any]]:
+def _running(now: datetime, public: bool, limit: int | None) -> tuple[list[dict[str, Any]], int]:
+    """The oldest ``limit`` running jobs (all of them with None), and how many run."""
     out = []
-    jobs = TrainingJob.objects.running().select_related("source").only(*_FIELDS).order_by()
+    jobs = (
+        TrainingJob.objects.running()
+        .order_by()
+        .values_list(
+            "id",
+            "arn",
+            "name",
+            "status",
+            "secondary_status",
+            "source__name",
+            "instance_type",
+            "instance_count",
+            "creation_time",
+            "training_start_time",
+            "max_runtime_seconds",
+        )
+    )
     # Sorted here: with ORDER BY creation_time SQLite walks that index over
     # every job instead of searching the status index for the few running.
-    for job in sorted(jobs, key=lambda j: (j.creation_time, j.pk)):
-        training = _seconds(job.training_start_time, now) if job.training_start_time else None
+    rows = sorted(jobs, key=lambda row: (row[8], row[0]))
+    for pk, arn, name, status, secondary, source, instance_type, count, created, started, max_runtime in rows[:limit]:
+        training = _seconds(started, now) if started else None
         used = None
-        if job.max_runtime_seconds:
-            used = round(min(100.0, (training or 0) / job.max_runtime_seconds * 100), 1)
+        if max_runtime:
+            used = round(min(100.0, (training or 0) / max_runtime * 100), 1)
         item = {
-            "id": job.pk,
-            "name": job.name,
-            "status": job.status,
-            "secondary_status": job.secondary_status,
-            "source": job.source.name,
-            "instance_type": job.instance_type,
-            "instance_count": job.instance_count,
-            "creation_time": job.creation_time,
-            "training_start_time": job.training_start_time,
-            "elapsed_seconds": _seconds(job.creation_time, now),
+            "id": pk,
+            "name": name,
+            "status": status,
+            "secondary_status": secondary,
+            "source": source,
+            "instance_type": instance_type,
+            "instance_count": count,
+            "creation_time": created,
+            "training_start_time": started,
+            "elapsed_seconds": _seconds(created, now),
             "training_seconds": training,
-            "max_runtime_seconds": job.max_runtime_seconds,
+            "max_runtime_seconds": max_runtime,
             "runtime_used_percent": used,
         }
         if not public:
-            item["arn"] = job.arn
+            item["arn"] = arn
         out.append(item)
-    return out
+    return out, len(rows)
 
 
 def _last_24h(now: datetime) -> dict[str, int]:
@@ -223,37 +228,49 @@ def _spend(now: datetime, prices: Prices) -> dict[str, dict[str, Any]]:
     # Jobs whose billed span (TrainingStartTime -> end, or now) overlaps the
     # week: those that ended since Monday (a range on the end-time index) and
     # those still running (ranges on the status index). As one OR, SQLite
-    # walked every job. The seconds inside each window are computed in SQL:
-    # turning thousands of datetime strings into Python datetimes is what
-    # cost here.
-    stop = Least(Coalesce("training_end_time", _at(now)), _at(now))
+    # walked every job. The seconds inside each window are computed and added
+    # up per instance configuration in SQL: turning thousands of datetime
+    # strings into Python datetimes is what cost here.
+    # To the millisecond, as SQLite keeps times and AWS sends them: a rounded
+    # up ``now`` would count a second more for some running jobs.
+    now_ms = _at(now.replace(microsecond=now.microsecond // 1000 * 1000))
+    stop = Least(Coalesce("training_end_time", now_ms), now_ms)
     seconds = {
-        key: _SecondsBetween(Greatest("training_start_time", _at(since)), stop) for key, since in windows.items()
+        key: Greatest(_SecondsBetween(Greatest("training_start_time", _at(since)), stop), Value(0))
+        for key, since in windows.items()
     }
-    fields = ("instance_type", "instance_count", "groups", *(f"s_{key}" for key in windows))
-    jobs = (
-        TrainingJob.objects.filter(training_start_time__lt=now)
-        .order_by()
+    jobs = TrainingJob.objects.filter(training_start_time__lt=now).order_by()
+
+    columns = ("groups", "instance_type", "instance_count")
+    # Since Monday, added up per instance configuration; grouped by the JSON
+    # cast to text first, as otherwise SQLite walks the instance type index
+    # over every job for the GROUP BY order.
+    ended = (
+        jobs.filter(training_end_time__gte=week)
+        .annotate(groups=Cast("instance_groups", TextField()))
+        .values_list(*columns)
+        .annotate(**{f"s_{key}": Sum(expression) for key, expression in seconds.items()})
+    )
+    # Running, one row each (grouped, SQLite walks that index again). Those
+    # with an end time are in ``ended`` already, or ended before the week: as
+    # a WHERE condition, SQLite would search the end-time index for every job
+    # without one instead of the few running.
+    running = (
+        jobs.running()
         .annotate(
             groups=Cast("instance_groups", TextField()),
-            ended=ExpressionWrapper(Q(training_end_time__isnull=False), output_field=BooleanField()),
-            **{f"s_{key}": expression for key, expression in seconds.items()},
+            **{
+                f"s_{key}": Case(When(training_end_time__isnull=True, then=expression), default=Value(0))
+                for key, expression in seconds.items()
+            },
         )
+        .values_list(*columns, *(f"s_{key}" for key in seconds))
     )
-    ended = jobs.filter(training_end_time__gte=week).annotate(running=Value(False))
-    ended = ended.values_list(*fields, "ended", "running")
-    # Running jobs with an end time are in ``ended`` already, or ended before
-    # the week: skipped below (as a condition here, SQLite would search the
-    # end-time index for every job without one instead of the few running).
-    running = jobs.running().annotate(running=Value(True)).values_list(*fields, "ended", "running")
     per_key: dict[tuple[str, int, str], list[int]] = {}
-    for instance_type, count, groups, *per_window, has_end, is_running in ended.union(running, all=True):
-        if is_running and has_end:
-            continue
+    for groups, instance_type, count, *per_window in ended.union(running, all=True):
         totals = per_key.setdefault((instance_type, count, groups or ""), [0] * len(windows))
         for i, window_seconds in enumerate(per_window):
-            if window_seconds > 0:
-                totals[i] += window_seconds
+            totals[i] += window_seconds or 0
     for (instance_type, count, groups), totals in per_key.items():
         decoded = json.loads(groups) if groups else None
         rate = rate_for(instance_type, count, decoded, prices)
@@ -305,13 +322,21 @@ def _sources(now: datetime, public: bool) -> list[dict[str, Any]]:
     return out
 
 
-def status_figures(now: datetime | None = None, *, public: bool = False) -> dict[str, Any]:
-    """Everything the status page shows, as plain data (see the module docstring)."""
+def status_figures(
+    now: datetime | None = None, *, public: bool = False, running_limit: int | None = None
+) -> dict[str, Any]:
+    """Everything the status page shows, as plain data (see the module docstring).
+
+    ``running_limit``: list only the oldest that many running jobs
+    (``running_count`` still counts them all); None lists every one.
+    """
     now = now or timezone.now()
+    running, running_count = _running(now, public, running_limit)
     return {
         "generated_at": now,
         "public": public,
-        "running": _running(now, public),
+        "running": running,
+        "running_count": running_count,
         "last_24h": _last_24h(now),
         "recent": _recent(now),
         "spend": _spend(now, price_table()),
