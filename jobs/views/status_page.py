@@ -20,6 +20,9 @@ from django.views.decorators.http import require_GET
 from jobs.status import status_figures
 
 DEFAULT_REFRESH_SECONDS = 15
+# A wall screen has room for a few dozen running jobs, not hundreds: the
+# oldest this many are listed, with a count of the rest.
+RUNNING_SHOWN = 30
 
 
 def _login_unless_public(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -43,7 +46,8 @@ def _refresh_seconds(request: HttpRequest) -> int:
 def _context(request: HttpRequest) -> dict:
     now = timezone.now()
     public = not request.user.is_authenticated
-    return {"figures": status_figures(now, public=public), "public": public, "now": now}
+    figures = status_figures(now, public=public, running_limit=RUNNING_SHOWN)
+    return {"figures": figures, "public": public, "now": now}
 
 
 @_login_unless_public
