@@ -37,6 +37,10 @@ class JobPagination(PageNumberPagination):
     max_page_size = 500
 
 
+# JSON columns the list never shows: decoding raw alone was most of a page.
+LIST_DEFERRED = ("raw", "hyperparameters", "input_channels", "role_arn", "labeling_job_arn")
+
+
 def _jobs() -> Any:
     metrics = FinalMetric.objects.only("job_id", "name", "value").order_by("name")
     return TrainingJob.objects.select_related("source").prefetch_related(Prefetch("metrics", queryset=metrics))
@@ -49,7 +53,7 @@ def _context(request: Request) -> dict[str, Any]:
 @api_view(["GET"])
 def job_list(request: Request) -> Response:
     """Jobs, filtered and sorted exactly like the jobs page (see JobFilter)."""
-    queryset = JobFilter.from_query(request.query_params).apply(_jobs())
+    queryset = JobFilter.from_query(request.query_params).apply(_jobs().defer(*LIST_DEFERRED))
     paginator = JobPagination()
     page = paginator.paginate_queryset(queryset, request)
     data = JobSerializer(page, many=True, context=_context(request)).data
