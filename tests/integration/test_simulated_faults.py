@@ -2,7 +2,7 @@
 
 Each fault mode reaches the sync as designed (retry what may pass, record
 what will not, never corrupt a stored row), and a short fault soak (a real
-Celery worker on real Redis, 200 jobs, every fault at once) still ends with
+Celery worker on real Redis, 150 jobs, every fault at once) still ends with
 the database matching the simulated truth. The long soak is bench/soak.py.
 """
 
@@ -217,14 +217,14 @@ def faulty_sim(aws_env, settings) -> Iterator[SimulatedSageMaker]:
     faults = Faults(throttle_rate=0.30, server_error_rate=0.05, malformed_rate=0.01, latency_ms=2)
     with (
         contract_breaking_malformations(),
-        SimulatedSageMaker(jobs=200, seed=3, speed=0, start=START, faults=faults, filter_after_page=True) as sim,
+        SimulatedSageMaker(jobs=150, seed=3, speed=0, start=START, faults=faults, filter_after_page=True) as sim,
     ):
         yield sim
 
 
 @pytest.fixture
 def threaded_worker(redis_url, transactional_db):
-    """A real Celery worker with four threads, so 200 jobs under faults take seconds, not a minute."""
+    """A real Celery worker with four threads, so 150 jobs under faults take seconds, not minutes."""
     celery_app.conf.broker_url = redis_url
     redis.Redis.from_url(redis_url).delete("celery")
     with start_worker(celery_app, pool="threads", concurrency=4, perform_ping_check=False, shutdown_timeout=10) as w:
@@ -234,7 +234,7 @@ def threaded_worker(redis_url, transactional_db):
 @pytest.mark.django_db(transaction=True)
 def test_a_worker_under_every_fault_converges_on_the_truth(faulty_sim, threaded_worker):
     source = Source.objects.create(name="sim", region="us-east-1", endpoint_url=faulty_sim.endpoint_url)
-    deadline = time.monotonic() + 55
+    deadline = time.monotonic() + 75  # typically done in half that; headroom for a loaded CI machine
     remaining = ["not synced yet"]
     while time.monotonic() < deadline:
         # As beat sends it: a tick still queued after its interval is dropped.
@@ -248,4 +248,4 @@ def test_a_worker_under_every_fault_converges_on_the_truth(faulty_sim, threaded_
     stats = faulty_sim.stats
     assert stats["faults"]["throttle"] > 50
     assert stats["faults"]["server_error"] > 5
-    assert TrainingJob.objects.count() == 200
+    assert TrainingJob.objects.count() == 150
