@@ -87,7 +87,7 @@ def test_constant_queries(logged_in, django_assert_num_queries, count):
     for i in range(count):
         # Ten distinct causes at most, several jobs each.
         _fail(f"f-{i}", f"Error kind {'abcdefghij'[i % 10]}: broke", T0 + timedelta(hours=i))
-    # session, user, groups, examples, trends
-    with django_assert_num_queries(5):
+    # session, user, groups with their trends, examples
+    with django_assert_num_queries(4):
         response = logged_in.get("/failures/")
     assert sum(g.count for g in response.context["groups"]) == count
