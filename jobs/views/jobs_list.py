@@ -12,7 +12,6 @@ import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from html import escape as html_escape
 from urllib.parse import quote, urlencode
 
 from django.contrib.auth.decorators import login_required
@@ -23,7 +22,6 @@ from django.shortcuts import render
 from django.template.defaultfilters import floatformat
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.dateformat import DateFormat
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.text import Truncator
 from django.views.decorators.http import require_GET
@@ -32,7 +30,7 @@ from jobs.costs import Prices, job_cost, price_table
 from jobs.domain import dates, statuses
 from jobs.filters import JobFilter
 from jobs.models import FinalMetric, Source, TrainingJob, TrainingJobStatus
-from jobs.templatetags.trainwatch import phase_class, status_class, status_label, usd
+from jobs.templatetags.trainwatch import html, local_datetime, phase_class, status_class, status_label, usd
 
 PAGE_SIZE = 50
 # Counting every match of a filter over 100,000 rows costs more than the page
@@ -147,18 +145,6 @@ _SPOT_CHIP = mark_safe(' <span class="chip spot" title="Managed spot">spot</span
 _EMPTY = mark_safe("")
 
 
-def _escape(value: object) -> str:
-    """django.utils.html.conditional_escape without its lazy-string wrapper: same output."""
-    if hasattr(value, "__html__"):
-        return value.__html__()
-    return html_escape(str(value))
-
-
-def _html(format_string: str, *args: object) -> SafeString:
-    """format_html with the cheaper ``_escape``: every argument is escaped unless already safe."""
-    return SafeString(format_string.format(*map(_escape, args)))
-
-
 def _chip_text(value: str) -> str:
     """``|truncatechars:24`` without its per-call translation lookup when nothing is cut."""
     text = unicodedata.normalize("NFC", value)
@@ -169,9 +155,7 @@ def _created_texts(moment: datetime | None) -> tuple[str, str, str]:
     """The ``|date`` formats "c", "Y-m-d H:i:s e" and "M j, H:i" in the current time zone."""
     if moment is None:
         return "", "", ""
-    if timezone.is_aware(moment):
-        moment = timezone.localtime(moment)
-    df = DateFormat(moment)
+    df = local_datetime(moment)
     hour_minute = f"{df.H()}:{df.i()}"
     return (
         df.c(),
@@ -181,11 +165,11 @@ def _created_texts(moment: datetime | None) -> tuple[str, str, str]:
 
 
 def render_row(row: JobRow, links: RowLinks, metric: str, now: datetime) -> SafeString:
-    """One ``<tr>`` of the jobs table; every value passes through ``_html``'s escaping."""
+    """One ``<tr>`` of the jobs table; every value passes through ``html``'s escaping."""
     job = row.job
     chips = SafeString(
         "".join(
-            _html(
+            html(
                 '<a class="chip" href="{}?tag={}%3D{}" title="{}={}">{}={}</a>',
                 links.index,
                 quote(key, safe=""),
@@ -200,17 +184,17 @@ def render_row(row: JobRow, links: RowLinks, metric: str, now: datetime) -> Safe
     )
     phase = _EMPTY
     if job.secondary_status and job.secondary_status != job.status:
-        phase = _html('<div class="sub phase {}">{}</div>', phase_class(job.secondary_status), job.secondary_status)
+        phase = html('<div class="sub phase {}">{}</div>', phase_class(job.secondary_status), job.secondary_status)
     if job.instance_type:
-        instances = _html('{} <span class="muted">\u00d7 {}</span>', job.instance_type, job.instance_count)
+        instances = html('{} <span class="muted">\u00d7 {}</span>', job.instance_type, job.instance_count)
     else:
         instances = _MUTED_DASH
     metric_cell = _EMPTY
     if metric:
         value = _MUTED_DASH if row.metric_value is None else floatformat(row.metric_value, "-4")
-        metric_cell = _html('<td class="num metric">{}</td>', value)
+        metric_cell = html('<td class="num metric">{}</td>', value)
     iso, title, short = _created_texts(job.creation_time)
-    return _html(
+    return html(
         _ROW,
         job.pk,
         job.pk,
