@@ -65,15 +65,9 @@ def fill(name: str, params: list[str], job: TrainingJob) -> str | None:
 # Where an anonymous visitor may land without being sent to a login page.
 PUBLIC = {"login", "admin:login"}
 PUBLIC_WHEN_STATUS_PUBLIC = {"jobs:status", "jobs:status_fragment", "api-status"}
-# Django's own account pages an anonymous visitor may see: log out (POST only)
-# and the password-reset flow (which mails nobody unless EMAIL_* is configured).
-ACCOUNT_FLOW = {
-    "logout",
-    "admin:logout",
-    "password_reset",
-    "password_reset_done",
-    "password_reset_complete",
-}
+# Django's own account pages an anonymous visitor may see: log out (POST only).
+# There is no password-reset flow (test_no_password_reset_pages).
+ACCOUNT_FLOW = {"logout", "admin:logout"}
 
 
 # What any staff member may open in the admin: its index and their own password.
@@ -308,3 +302,9 @@ def test_production_cookies_and_headers(settings, client, teammate):
     response = client.get(reverse("jobs:index"))
     assert response["X-Frame-Options"] == "DENY"
     assert response["X-Content-Type-Options"] == "nosniff"
+
+
+def test_no_password_reset_pages(client):
+    """Without outgoing mail a reset flow would only leak which users exist."""
+    for path in ("/accounts/password_reset/", "/accounts/reset/done/", "/accounts/password_change/"):
+        assert client.get(path).status_code == 404

@@ -170,12 +170,6 @@ def test_admin_shows_hostile_text_inertly(browser, live_server, hostile_jobs, ow
         context.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="admin read-only fields and the transitions inline do not wrap unbroken text "
-    "(a 10,000-character failure reason makes the change page ~93,000px wide); "
-    "needs overflow-wrap: anywhere on .readonly and the inline cells in jobs/static/jobs/admin.css",
-)
 def test_admin_change_page_wraps_long_untrusted_text(browser, live_server, hostile_jobs, owner):
     context, page = logged_in_page(browser, live_server, owner)
     try:
