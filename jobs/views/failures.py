@@ -15,7 +15,7 @@ from django.contrib.auth.decorators import login_required
 from django.db.models import Count, Max, Min, Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
-from django.utils import timezone
+from django.utils import dateformat, timezone
 from django.views.decorators.http import require_GET
 
 from jobs.domain import statuses
@@ -32,6 +32,7 @@ class TrendDay:
     day: date
     count: int
     height: float  # percent of the busiest day in the group
+    label: str = ""  # the day as the bar's title shows it ("Nov 20"), formatted once per page
 
 
 @dataclass
@@ -98,11 +99,12 @@ def failure_groups(now: datetime) -> tuple[list[FailureGroup], bool]:
     for job in examples:
         groups[job.failure_signature].examples.append(job)
 
+    labels = [dateformat.format(d, "M j") for d in days[:TREND_DAYS]]
     for row in aggregated[:MAX_GROUPS]:
         counts = [row[f"day_{i}"] for i in range(TREND_DAYS)]
         peak = max(counts) or 1
         groups[row["failure_signature"]].trend = [
-            TrendDay(d, n, round(n / peak * 100, 1)) for d, n in zip(days, counts, strict=False)
+            TrendDay(d, n, round(n / peak * 100, 1), label) for d, n, label in zip(days, counts, labels, strict=False)
         ]
     return list(groups.values()), more
 
