@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from django.conf import settings
+from django.core.paginator import Paginator as DjangoPaginator
 from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
@@ -26,6 +27,7 @@ from jobs.filters import JobFilter
 from jobs.models import FinalMetric, StatusTransition, TrainingJob
 from jobs.serializers import JobDetailSerializer, JobSerializer
 from jobs.status import status_figures
+from jobs.views.jobs_list import metric_sort_count
 
 
 # No count cap: at 100k jobs on SQLite a filtered COUNT took 2-11 ms (the
@@ -35,6 +37,16 @@ class JobPagination(PageNumberPagination):
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 500
+
+    def __init__(self, count: int | None = None) -> None:
+        self.count = count
+
+    def django_paginator_class(self, object_list: Any, per_page: int) -> DjangoPaginator:
+        """Django's paginator, given the count when the view knows a cheaper way to it."""
+        paginator = DjangoPaginator(object_list, per_page)
+        if self.count is not None:
+            paginator.count = self.count
+        return paginator
 
 
 # JSON columns the list never shows: decoding raw alone was most of a page.
@@ -53,8 +65,9 @@ def _context(request: Request) -> dict[str, Any]:
 @api_view(["GET"])
 def job_list(request: Request) -> Response:
     """Jobs, filtered and sorted exactly like the jobs page (see JobFilter)."""
-    queryset = JobFilter.from_query(request.query_params).apply(_jobs().defer(*LIST_DEFERRED))
-    paginator = JobPagination()
+    flt = JobFilter.from_query(request.query_params)
+    queryset = flt.apply(_jobs().defer(*LIST_DEFERRED))
+    paginator = JobPagination(count=metric_sort_count(flt))
     page = paginator.paginate_queryset(queryset, request)
     data = JobSerializer(page, many=True, context=_context(request)).data
     return paginator.get_paginated_response(data)

@@ -274,7 +274,11 @@ def test_sorts(api: Client) -> None:
     assert _names(by_loss) == ["c", "a", "b"]
     assert by_loss.json()["count"] == 3
     # "c" has no accuracy; a tie (both 0.91) falls back to the newest row first.
-    assert _names(api.get("/api/jobs/", {"metric": "validation:accuracy", "sort": "metric"})) == ["a", "b"]
+    by_accuracy = api.get("/api/jobs/", {"metric": "validation:accuracy", "sort": "metric"})
+    assert _names(by_accuracy) == ["a", "b"]
+    assert by_accuracy.json()["count"] == 2
+    narrowed = api.get("/api/jobs/", {"metric": "validation:accuracy", "sort": "metric", "q": "b"})
+    assert _names(narrowed) == ["b"] and narrowed.json()["count"] == 1
 
 
 # --- queries ----------------------------------------------------------------
