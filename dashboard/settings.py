@@ -12,6 +12,7 @@ from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+from kombu import Queue
 
 from dashboard.env import envbool, envint, envjson
 
@@ -144,6 +145,15 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": envint("CELERY_VISIBILITY_TIMEOUT", "600", minimum=10)}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_ALWAYS_EAGER = envbool("CELERY_TASK_ALWAYS_EAGER", "False")
+# Sync ticks get their own queue: behind a backlog of thousands of describes
+# (a first import, a throttling storm) they would otherwise expire unrun and
+# nothing new would be listed. Workers consume both queues by default.
+CELERY_TASK_QUEUES = (Queue("sync"), Queue("celery"))
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+CELERY_TASK_ROUTES = {
+    "jobs.tasks.sync_all_sources": {"queue": "sync"},
+    "jobs.tasks.sync_source": {"queue": "sync"},
+}
 
 # --- Sync -------------------------------------------------------------------
 TRAINWATCH_SYNC_INTERVAL = envint("TRAINWATCH_SYNC_INTERVAL", "60", minimum=5)

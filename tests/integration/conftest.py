@@ -96,6 +96,6 @@ def celery_worker(redis_url, transactional_db):
     """A real Celery worker consuming from the real Redis broker."""
     celery_app.conf.broker_url = redis_url
     # Start from an empty queue: tasks left by another test must not leak in.
-    redis.Redis.from_url(redis_url).delete("celery")
+    redis.Redis.from_url(redis_url).delete("celery", "sync")
     with start_worker(celery_app, pool="solo", concurrency=1, perform_ping_check=False, shutdown_timeout=10) as worker:
         yield worker

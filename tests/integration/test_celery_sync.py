@@ -132,3 +132,11 @@ def test_a_describe_that_keeps_failing_is_recorded_and_stays_due(
     wait_for(lambda: SyncError.objects.filter(job_name="hopeless").exists(), what="recorded error")
     assert SyncError.objects.get().kind == "throttled"
     assert TrainingJob.objects.needing_describe().filter(name="hopeless").exists()
+
+
+def test_sync_ticks_are_routed_apart_from_describes():
+    """A describe backlog must never hold up the next listing."""
+    assert celery_app.amqp.router.route({}, "jobs.tasks.sync_source")["queue"].name == "sync"
+    assert celery_app.amqp.router.route({}, "jobs.tasks.sync_all_sources")["queue"].name == "sync"
+    assert celery_app.amqp.router.route({}, "jobs.tasks.describe_job")["queue"].name == "celery"
+    assert {q.name for q in celery_app.amqp.queues.values()} == {"sync", "celery"}

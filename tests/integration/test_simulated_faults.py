@@ -226,7 +226,7 @@ def faulty_sim(aws_env, settings) -> Iterator[SimulatedSageMaker]:
 def threaded_worker(redis_url, transactional_db):
     """A real Celery worker with four threads, so 150 jobs under faults take seconds, not minutes."""
     celery_app.conf.broker_url = redis_url
-    redis.Redis.from_url(redis_url).delete("celery")
+    redis.Redis.from_url(redis_url).delete("celery", "sync")
     with start_worker(celery_app, pool="threads", concurrency=4, perform_ping_check=False, shutdown_timeout=10) as w:
         yield w
 
