@@ -25,7 +25,7 @@ from rest_framework.response import Response
 from jobs import costs
 from jobs.filters import JobFilter
 from jobs.models import FinalMetric, StatusTransition, TrainingJob
-from jobs.serializers import JobDetailSerializer, JobSerializer
+from jobs.serializers import job_data, job_detail_data
 from jobs.status import status_figures
 from jobs.views.jobs_list import metric_sort_count
 
@@ -58,10 +58,6 @@ def _jobs() -> Any:
     return TrainingJob.objects.select_related("source").prefetch_related(Prefetch("metrics", queryset=metrics))
 
 
-def _context(request: Request) -> dict[str, Any]:
-    return {"request": request, "now": timezone.now(), "prices": costs.price_table()}
-
-
 @api_view(["GET"])
 def job_list(request: Request) -> Response:
     """Jobs, filtered and sorted exactly like the jobs page (see JobFilter)."""
@@ -69,7 +65,8 @@ def job_list(request: Request) -> Response:
     queryset = flt.apply(_jobs().defer(*LIST_DEFERRED))
     paginator = JobPagination(count=metric_sort_count(flt))
     page = paginator.paginate_queryset(queryset, request)
-    data = JobSerializer(page, many=True, context=_context(request)).data
+    now, prices = timezone.now(), costs.price_table()
+    data = [job_data(job, prices, now) for job in page]
     return paginator.get_paginated_response(data)
 
 
@@ -77,7 +74,7 @@ def job_list(request: Request) -> Response:
 def job_detail(request: Request, job_id: int) -> Response:
     transitions = StatusTransition.objects.order_by("position")
     job = get_object_or_404(_jobs().prefetch_related(Prefetch("transitions", queryset=transitions)), pk=job_id)
-    return Response(JobDetailSerializer(job, context=_context(request)).data)
+    return Response(job_detail_data(job, costs.price_table(), timezone.now()))
 
 
 class StatusPermission(IsAuthenticated):
