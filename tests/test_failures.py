@@ -61,6 +61,15 @@ def test_trend_counts_per_day(logged_in):
     assert sum(d.count for d in group.trend) == 3
 
 
+def test_trend_of_a_quiet_group_is_empty(logged_in):
+    _fail("old-1", OOM.format(n=1), NOW - timedelta(days=20))
+    _fail("s3-1", S3.format(n="a"), NOW - timedelta(hours=1))
+    quiet = logged_in.get("/failures/").context["groups"][1]
+    assert quiet.count == 1
+    assert [d.count for d in quiet.trend] == [0] * 14
+    assert {d.height for d in quiet.trend} == {0.0}
+
+
 def test_examples_capped_per_group(logged_in):
     for i in range(6):
         _fail(f"oom-{i}", OOM.format(n=i), T0 + timedelta(minutes=i))
@@ -87,7 +96,7 @@ def test_constant_queries(logged_in, django_assert_num_queries, count):
     for i in range(count):
         # Ten distinct causes at most, several jobs each.
         _fail(f"f-{i}", f"Error kind {'abcdefghij'[i % 10]}: broke", T0 + timedelta(hours=i))
-    # session, user, groups with their trends, examples
-    with django_assert_num_queries(4):
+    # session, user, groups, examples, trends
+    with django_assert_num_queries(5):
         response = logged_in.get("/failures/")
     assert sum(g.count for g in response.context["groups"]) == count

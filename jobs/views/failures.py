@@ -1,8 +1,9 @@
 """Failed jobs grouped by failure signature, newest problem first.
 
-Two queries whatever the number of failures: the groups with their per-day
-counts for the trend bars (aggregated in SQL), and the newest few jobs of
-each shown group (a LIMIT per group on an index, then those rows by id).
+Three queries whatever the number of failures: the groups (aggregated in
+SQL), the newest few jobs of each shown group (a LIMIT per group on an
+index, then those rows by id), and the shown groups' per-day counts over
+the last TREND_DAYS days for the trend bars.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from datetime import date, datetime, timedelta
 from itertools import pairwise
 
 from django.contrib.auth.decorators import login_required
-from django.db.models import Count, Max, Min, Q
+from django.db.models import Count, Max, Min, Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import dateformat, timezone
@@ -54,19 +55,9 @@ class FailureGroup:
 def failure_groups(now: datetime) -> tuple[list[FailureGroup], bool]:
     """The newest-seen groups (at most MAX_GROUPS), and whether more exist."""
     failed = TrainingJob.objects.filter(status=statuses.FAILED)
-    # The trend's per-day counts come with the groups, as conditional counts
-    # over the same walk of the (status, signature, creation time) index.
-    today = timezone.localdate(now)
-    first_day = today - timedelta(days=TREND_DAYS - 1)
-    days = [first_day + timedelta(days=i) for i in range(TREND_DAYS + 1)]
-    starts = [timezone.make_aware(datetime.combine(d, datetime.min.time())) for d in days]
-    per_day = {
-        f"day_{i}": Count("id", filter=Q(creation_time__gte=start, creation_time__lt=end))
-        for i, (start, end) in enumerate(pairwise(starts))
-    }
     aggregated = list(
         failed.values("failure_signature")
-        .annotate(count=Count("id"), first_seen=Min("creation_time"), last_seen=Max("creation_time"), **per_day)
+        .annotate(count=Count("id"), first_seen=Min("creation_time"), last_seen=Max("creation_time"))
         .order_by("-last_seen", "failure_signature")[: MAX_GROUPS + 1]
     )
     more = len(aggregated) > MAX_GROUPS
@@ -99,14 +90,40 @@ def failure_groups(now: datetime) -> tuple[list[FailureGroup], bool]:
     for job in examples:
         groups[job.failure_signature].examples.append(job)
 
+    _add_trends(failed, groups, timezone.localdate(now))
+    return list(groups.values()), more
+
+
+def _add_trends(failed: QuerySet, groups: dict[str, FailureGroup], today: date) -> None:
+    """Each group's failures per day over the last TREND_DAYS days, in one query.
+
+    Only the shown groups' last TREND_DAYS days are read: a range on
+    creation time within each signature of the (status, signature, creation
+    time) index, not the whole index as conditional counts in the grouping
+    query would. The per-day counts are conditional counts over those few
+    entries, so no row's datetime is converted in Python.
+    """
+    days = [today - timedelta(days=TREND_DAYS - 1 - i) for i in range(TREND_DAYS + 1)]
+    starts = [timezone.make_aware(datetime.combine(d, datetime.min.time())) for d in days]
+    per_day = {
+        f"day_{i}": Count("id", filter=Q(creation_time__gte=start, creation_time__lt=end))
+        for i, (start, end) in enumerate(pairwise(starts))
+    }
+    rows = (
+        failed.filter(failure_signature__in=list(groups), creation_time__gte=starts[0], creation_time__lt=starts[-1])
+        .values("failure_signature")
+        .annotate(**per_day)
+        .order_by()
+    )
+    counts_by_signature = {row["failure_signature"]: [row[f"day_{i}"] for i in range(TREND_DAYS)] for row in rows}
     labels = [dateformat.format(d, "M j") for d in days[:TREND_DAYS]]
-    for row in aggregated[:MAX_GROUPS]:
-        counts = [row[f"day_{i}"] for i in range(TREND_DAYS)]
+    no_failures = [0] * TREND_DAYS
+    for signature, group in groups.items():
+        counts = counts_by_signature.get(signature, no_failures)
         peak = max(counts) or 1
-        groups[row["failure_signature"]].trend = [
+        group.trend = [
             TrendDay(d, n, round(n / peak * 100, 1), label) for d, n, label in zip(days, counts, labels, strict=False)
         ]
-    return list(groups.values()), more
 
 
 @login_required
