@@ -101,6 +101,28 @@ def timeline_lane_labels(bars: list) -> SafeString:
     )
 
 
+@register.simple_tag
+def select_options(values: Any, selected: str, *, status_labels: bool = False) -> SafeString:
+    """``<option>``s for a filter's values, the current one selected.
+
+    Values may be (value, label) choices; the status labels are ours
+    (status_label), not the choices'.
+    """
+    out = []
+    for value in values:
+        if isinstance(value, tuple | list):
+            value = value[0]
+        out.append(
+            html(
+                '<option value="{}"{}>{}</option>',
+                value,
+                " selected" if selected == value else "",
+                status_label(value) if status_labels else value,
+            )
+        )
+    return SafeString("".join(out))
+
+
 _BAR = (
     "\n        "
     '<rect class="bar {}{}{}" x="{}%" y="{}" transform="translate(0 5)" width="{}%" height="18" rx="3">'
