@@ -116,6 +116,7 @@ def shoot(base: str, username: str, password: str, out: Path) -> list[Path]:
                     "job-detail": first_failed or "/",
                     "failures": "/failures/",
                     "status": "/status/",
+                    "admin-jobs": "/admin/jobs/trainingjob/",
                 }
                 page.goto("/")
                 running = page.locator("tr[data-running] td.name a").first
