@@ -14,7 +14,7 @@ from django.http import QueryDict
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
-from jobs.models import JobTag, TrainingJob, TrainingJobQuerySet
+from jobs.models import FinalMetric, JobTag, TrainingJob, TrainingJobQuerySet
 
 SORTS = {
     "created": "creation_time",
@@ -62,6 +62,29 @@ class JobFilter:
     @property
     def descending(self) -> bool:
         return self.sort.startswith("-")
+
+    def index_count(self, *, limit: int | None = None) -> int | None:
+        """The number of matches counted on one child table's index, when that is exact; None otherwise.
+
+        A list narrowed by a tag alone has one JobTag row per match (unique job
+        and key), so count those on the (key, value) index: the EXISTS probe per
+        job took 180-340 ms at 100,000 jobs. Likewise a list sorted by a metric
+        and filtered by nothing else has one FinalMetric row per match (unique
+        job and name), counted on the (name, value) index; the join probed every
+        job by id (~100 ms per 10,000).
+        """
+        narrowing = {k for k in self.active if k not in {"sort", "metric"}}
+        if self.sort_key == "metric" and self.metric:
+            if narrowing:
+                return None
+            rows = FinalMetric.objects.filter(name=self.metric)
+        elif narrowing == {"tag"}:
+            key, has_value, value = self.tag.partition("=")
+            rows = JobTag.objects.filter(key=key, **({"value": value} if has_value else {}))
+        else:
+            return None
+        rows = rows.order_by()
+        return (rows[:limit] if limit is not None else rows).count()
 
     def apply(self, qs: TrainingJobQuerySet | None = None) -> TrainingJobQuerySet:
         qs = qs if qs is not None else TrainingJob.objects.all()

@@ -315,3 +315,12 @@ def test_detail_queries_are_constant(api: Client, django_assert_num_queries, res
     with django_assert_num_queries(6):
         response = api.get(f"/api/jobs/{job.pk}/")
     assert len(response.json()["final_metrics"]) == restarts
+
+
+def test_tag_filter_count(api: Client) -> None:
+    make_job("nlp-1", tags={"team": "nlp"})
+    make_job("nlp-2", status="Failed", tags={"team": "nlp"})
+    make_job("vision-1", tags={"team": "vision"})
+    assert api.get("/api/jobs/", {"tag": "team=nlp"}).json()["count"] == 2
+    assert api.get("/api/jobs/", {"tag": "team"}).json()["count"] == 3
+    assert api.get("/api/jobs/", {"tag": "team=nlp", "status": "Failed"}).json()["count"] == 1

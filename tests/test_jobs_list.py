@@ -211,3 +211,15 @@ def test_metric_sort_counts_only_jobs_with_the_metric(logged_in):
     assert filtered.context["matched"] == 1
     unsorted = logged_in.get("/", {"metric": "validation:accuracy"})
     assert unsorted.context["matched"] == 5
+
+
+def test_tag_filter_counts_on_the_tag_rows(logged_in):
+    make_job("nlp-1", tags={"team": "nlp"})
+    make_job("nlp-2", status="Failed", tags={"team": "nlp", "owner": "ana"})
+    make_job("vision-1", tags={"team": "vision"})
+    make_job("untagged-1", tags={})
+    assert logged_in.get("/", {"tag": "team=nlp"}).context["matched"] == 2
+    assert logged_in.get("/", {"tag": "team"}).context["matched"] == 3
+    assert logged_in.get("/", {"tag": "owner", "sort": "name"}).context["matched"] == 1
+    assert logged_in.get("/", {"tag": "team=nlp", "status": "Failed"}).context["matched"] == 1
+    assert logged_in.get("/", {"tag": "team=nlp", "metric": "train:loss"}).context["matched"] == 2
