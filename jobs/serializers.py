@@ -40,8 +40,10 @@ def _float(value: Any) -> float | None:
     return None if value is None else float(value)
 
 
-def job_data(job: TrainingJob, prices: Prices, now: datetime) -> dict[str, Any]:
-    """One row of the job list."""
+def job_data(
+    job: TrainingJob, prices: Prices, now: datetime, final_metrics: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    """One row of the job list; ``final_metrics`` as the list fetched them, else the prefetched ones."""
     cost = costs.job_cost(job, prices, now=now)
     return {
         "id": job.pk,
@@ -64,7 +66,11 @@ def job_data(job: TrainingJob, prices: Prices, now: datetime) -> dict[str, Any]:
         "estimated_cost": float(cost) if cost is not None else None,
         "source": job.source.name,
         "tags": job.tags,
-        "final_metrics": [{"name": m.name, "value": float(m.value)} for m in job.metrics.all()],
+        "final_metrics": (
+            final_metrics
+            if final_metrics is not None
+            else [{"name": m.name, "value": float(m.value)} for m in job.metrics.all()]
+        ),
     }
 
 

@@ -205,7 +205,7 @@ def test_pagination_keeps_the_filter(api: Client) -> None:
 
 def test_page_size_default_and_cap(api: Client) -> None:
     assert JobPagination.page_size == 50
-    assert JobPagination.max_page_size == 500
+    assert JobPagination.max_page_size == 1000
     _jobs(3)
     assert len(api.get("/api/jobs/", {"page_size": 100000}).json()["results"]) == 3
 
