@@ -166,12 +166,7 @@ def list_training_jobs(acct: Account, p: dict[str, Any], filter_after_page: bool
     desc = order == "Descending"
     ordered: Iterator[tuple[Any, int]]
     if sort_by == "CreationTime":
-        if desc:
-            top = hi if cursor is None else min(hi, int(cursor))
-            ordered = ((i, i) for i in range(top - 1, lo - 1, -1))
-        else:
-            bottom = lo if cursor is None else max(lo, int(cursor) + 1)
-            ordered = ((i, i) for i in range(bottom, hi))
+        ordered = _by_creation(lo, hi, cursor, desc=desc)
     else:
         if sort_by == "Name":
             keyed = [(name, i) for name, i in pop.names_sorted(count) if lo <= i < hi]
@@ -439,12 +434,7 @@ def search(acct: Account, p: dict[str, Any]) -> dict[str, Any]:
 
     ordered: Iterator[tuple[Any, int]]
     if sort_by == "CreationTime":
-        if desc:
-            top = hi if cursor is None else min(hi, int(cursor))
-            ordered = ((i, i) for i in range(top - 1, lo - 1, -1))
-        else:
-            bottom = lo if cursor is None else max(lo, int(cursor) + 1)
-            ordered = ((i, i) for i in range(bottom, hi))
+        ordered = _by_creation(lo, hi, cursor, desc=desc)
     else:
         keyed = []
         for i in range(lo, hi):
@@ -484,3 +474,12 @@ OPERATIONS: dict[str, Callable[[Account, dict[str, Any]], dict[str, Any]]] = {
     "Search": search,
 }
 __all__ = ["OPERATIONS", "TERMINAL", "list_training_jobs", "parse_time"]
+
+
+def _by_creation(lo: int, hi: int, cursor: Any, *, desc: bool) -> Iterator[tuple[Any, int]]:
+    """Jobs in creation order (their index is their creation rank), resuming after ``cursor``."""
+    if desc:
+        top = hi if cursor is None else min(hi, int(cursor))
+        return ((i, i) for i in range(top - 1, lo - 1, -1))
+    bottom = lo if cursor is None else max(lo, int(cursor) + 1)
+    return ((i, i) for i in range(bottom, hi))
