@@ -121,7 +121,9 @@ def logged_in_page(browser, live_server, user: User):
 def assert_harmless(page, url: str, *, layout: bool = True) -> None:
     response = page.goto(url)
     assert response is not None and response.status == 200, f"{url}: {response and response.status}"
-    page.wait_for_load_state("networkidle")
+    # "load": every image, script and style is in (an onerror fires by then);
+    # "networkidle" hung once in CI on a kept-alive admin connection.
+    page.wait_for_load_state("load")
     page.wait_for_timeout(300)  # let any timers or late handlers fire
     for opener in page.locator("details:not([open]) > summary").all()[:10]:
         opener.click()
