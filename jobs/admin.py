@@ -28,23 +28,16 @@ from jobs.models import (
     SyncError,
     TrainingJob,
 )
+from jobs.templatetags.trainwatch import status_class
 
 # Describes and StopTrainingJob calls run inside the request, one by one,
 # against rate-limited management APIs: keep a batch well under a timeout.
 ACTION_CAP = 50
 
-STATUS_BADGES = {
-    statuses.IN_PROGRESS: "running",
-    statuses.STOPPING: "stopping",
-    statuses.COMPLETED: "completed",
-    statuses.FAILED: "failed",
-    statuses.STOPPED: "stopped",
-    statuses.DELETING: "stopped",
-}
-
 
 def status_badge(status: str) -> str:
-    return format_html('<span class="tw-badge tw-{}">{}</span>', STATUS_BADGES.get(status, "unknown"), status or "?")
+    # The pages' own status -> class mapping, so both agree on unknown statuses.
+    return format_html('<span class="tw-badge tw-{}">{}</span>', status_class(status), status or "?")
 
 
 def instance_hours(seconds: int | None) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -72,15 +73,19 @@ def banner(sim: SimulatedSageMaker) -> str:
     )
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m simulator", description="Serve a simulated SageMaker account.")
-    add_arguments(parser)
-    sim = build(vars(parser.parse_args(argv)))
+def serve(sim: SimulatedSageMaker, say: Callable[[str], object] = print) -> None:
+    """Start, announce, and serve until Ctrl-C."""
     sim.start()
-    print(banner(sim), flush=True)
+    say(banner(sim))
     try:
         sim.wait()
     except KeyboardInterrupt:
         pass
     finally:
         sim.stop()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m simulator", description="Serve a simulated SageMaker account.")
+    add_arguments(parser)
+    serve(build(vars(parser.parse_args(argv))), lambda line: print(line, flush=True))

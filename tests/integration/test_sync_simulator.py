@@ -7,9 +7,8 @@ from datetime import UTC, datetime
 
 import pytest
 
+from bench.soak_truth import mismatches
 from jobs import sync
-from jobs.domain.billing import billable_seconds
-from jobs.domain.parse import parse_training_job
 from jobs.models import Source, TrainingJob
 from simulator import SimulatedSageMaker
 
@@ -28,45 +27,6 @@ def sim(aws_env, settings) -> Iterator[SimulatedSageMaker]:
 @pytest.fixture
 def sim_source(sim) -> Source:
     return Source.objects.create(name="sim", region="us-east-1", endpoint_url=sim.endpoint_url)
-
-
-def mismatches(sim: SimulatedSageMaker) -> list[str]:
-    """Every difference between the database and the simulator's truth."""
-    stored = {j.name: j for j in TrainingJob.objects.prefetch_related("transitions", "metrics")}
-    problems = []
-    names = sim.job_names()
-    if set(stored) != set(names):
-        problems.append(f"job sets differ: {len(stored)} stored, {len(names)} simulated")
-    now = sim.clock.now()
-    for name in names:
-        job = stored.get(name)
-        if job is None:
-            continue
-        truth = parse_training_job(sim.describe(name))
-        expected = {
-            "status": truth.status,
-            "secondary_status": truth.secondary_status,
-            "failure_reason": truth.failure_reason,
-            "transitions": [(t.status, t.start_time, t.end_time, t.message) for t in truth.transitions],
-            "metrics": sorted((m.name, m.value) for m in truth.metrics),
-            "billable": billable_seconds(
-                truth.training_start_time, truth.training_end_time, truth.instance_count, now=now
-            ),
-            "reported": truth.reported_billable_seconds,
-        }
-        actual = {
-            "status": job.status,
-            "secondary_status": job.secondary_status,
-            "failure_reason": job.failure_reason,
-            "transitions": [(t.status, t.start_time, t.end_time, t.message) for t in job.transitions.all()],
-            "metrics": sorted((m.name, m.value) for m in job.metrics.all()),
-            "billable": job.billable_seconds,
-            "reported": job.reported_billable_seconds,
-        }
-        for key in expected:
-            if expected[key] != actual[key]:
-                problems.append(f"{name}.{key}: {actual[key]!r} != {expected[key]!r}")
-    return problems
 
 
 def test_sync_converges_on_the_simulated_truth_as_time_passes(sim, sim_source):

@@ -16,12 +16,8 @@ class Command(BaseCommand):
         cli.add_arguments(parser)
 
     def handle(self, *args: Any, **options: Any) -> None:
-        sim = cli.build(options).start()
-        self.stdout.write(cli.banner(sim))
-        self.stdout.flush()
-        try:
-            sim.wait()
-        except KeyboardInterrupt:
-            pass
-        finally:
-            sim.stop()
+        def say(line: str) -> None:
+            self.stdout.write(line)
+            self.stdout.flush()
+
+        cli.serve(cli.build(options), say)
