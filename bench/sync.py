@@ -61,6 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     sim = SimulatedSageMaker(jobs=args.jobs, seed=args.seed, speed=0, start=start).start()
     sagemaker.reset_clients()
     source = Source.objects.create(name="simulated", region="us-east-1", endpoint_url=sim.endpoint_url)
+    first_page_cold_ms, first_page_warm_ms = _first_page_ms(sagemaker.client_for(sagemaker.SourceConfig.of(source)))
     print(f"simulated account at {sim.endpoint_url}; loading {args.jobs:,} known jobs into {connection.vendor}")
 
     loaded = time.perf_counter()
@@ -161,6 +162,10 @@ def main(argv: list[str] | None = None) -> int:
     summary.add("sync.reduction_x", everything_calls / total if total else 0.0, "x", target=100, better="higher")
     summary.add("sync.cycle_s", median("seconds"), "s", note="one inline cycle, wall clock")
     summary.add("sync.due_query_ms", median("due_query_ms"), "ms", note="needing_describe() over all known jobs")
+    summary.add(
+        "simulator.first_page.cold_ms", first_page_cold_ms, "ms", note="ListTrainingJobs, 100 newest, first call"
+    )
+    summary.add("simulator.first_page.p50_ms", first_page_warm_ms, "ms", target=100, note="median of the next 20")
     summary.add("sync.describe_ms", per_describe * 1000, "ms", note="one DescribeTrainingJob + store, over HTTP")
     summary.add(
         "sync.describe_all.estimated_s",
@@ -173,6 +178,16 @@ def main(argv: list[str] | None = None) -> int:
     path = summary.write(_setup.Path(args.output) if args.output else None)
     print(f"\nsummary: {path}")
     return 0
+
+
+def _first_page_ms(client) -> tuple[float, float]:
+    """The simulator's first ListTrainingJobs page over boto3: the first call, then the median of 20."""
+
+    def first_page():
+        return client.list_training_jobs(MaxResults=100, SortBy="CreationTime", SortOrder="Descending")
+
+    cold = _time_ms(first_page)
+    return cold, statistics.median(_time_ms(first_page) for _ in range(20))
 
 
 def _time_ms(fn) -> float:

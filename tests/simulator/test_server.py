@@ -1,7 +1,6 @@
 """The HTTP layer: JSON 1.1 protocol details, boto3 end to end, stats."""
 
 import json
-import time
 import urllib.error
 import urllib.request
 from typing import Any
@@ -112,22 +111,16 @@ def test_concurrent_clients(sim: Any) -> None:
     assert sim.stats["calls"]["ListTrainingJobs"] == 16
 
 
-def test_first_page_is_fast_at_100k_jobs() -> None:
+def test_first_page_and_recent_changes_at_100k_jobs() -> None:
+    # Speed is measured by bench/sync.py (simulator.first_page.*); this checks what it answers.
     with SimulatedSageMaker(jobs=100_000, seed=1, speed=0, start=START) as sim:
         client = client_for(sim)
-        began = time.perf_counter()
         first = client.list_training_jobs(MaxResults=100, SortBy="CreationTime", SortOrder="Descending")
-        cold = time.perf_counter() - began
-        timings = []
-        for _ in range(10):
-            began = time.perf_counter()
-            client.list_training_jobs(MaxResults=100, SortBy="CreationTime", SortOrder="Descending")
-            timings.append(time.perf_counter() - began)
-        assert len(first["TrainingJobSummaries"]) == 100
-        assert first["TrainingJobSummaries"][0]["TrainingJobName"] == sim.job_names()[-1]
-        assert cold < 0.5 and sorted(timings)[5] < 0.1, (cold, timings)
-        # The usual sync query narrows by LastModifiedTime and stays cheap too.
+        names = [s["TrainingJobName"] for s in first["TrainingJobSummaries"]]
+        assert names == sim.job_names()[::-1][:100]
+        assert first["NextToken"]
+        # The sync's usual query: only what changed in the last ten minutes, newest first.
         since = sim.clock.now().timestamp() - 600
-        began = time.perf_counter()
-        client.list_training_jobs(MaxResults=100, LastModifiedTimeAfter=since, SortOrder="Descending")
-        assert time.perf_counter() - began < 10
+        recent = client.list_training_jobs(MaxResults=100, LastModifiedTimeAfter=since, SortOrder="Descending")
+        stamps = [s["LastModifiedTime"].timestamp() for s in recent["TrainingJobSummaries"]]
+        assert stamps and all(t > since for t in stamps)
