@@ -377,14 +377,43 @@ def _matches(expr: dict[str, Any], rec: _Record) -> bool:
     return any(results) if expr.get("Operator", "And") == "Or" else all(results)
 
 
-def _time_bounds(expr: dict[str, Any], lo_hi: list[float]) -> None:
-    """Narrow [earliest creation, latest creation] from top-level And filters on time."""
+def _named_jobs(acct: Account, expr: dict[str, Any], t: float) -> list[int] | None:
+    """Indices of the jobs an expression names outright (Or of TrainingJobName Equals/In), else None.
+
+    AWS answers these from an index; without this the simulator would scan every job.
+    """
+    filters = expr.get("Filters") or []
+    if not filters or expr.get("NestedFilters") or expr.get("SubExpressions"):
+        return None
+    if len(filters) > 1 and expr.get("Operator", "And") != "Or":
+        return None
+    names: list[str] = []
+    for f in filters:
+        if not isinstance(f, dict) or f.get("Name") != "TrainingJobName" or not isinstance(f.get("Value"), str):
+            return None
+        op = f.get("Operator", "Equals")
+        if op == "Equals":
+            names.append(f["Value"])
+        elif op == "In":
+            names.extend(v.strip() for v in f["Value"].split(","))
+        else:
+            return None
+    found = (acct.population.index_of(name, t) for name in names)
+    return sorted({i for i in found if i is not None})
+
+
+def _time_bounds(expr: dict[str, Any], lo_hi: list[float], now: float) -> None:
+    """Narrow [earliest creation, latest creation] from top-level And filters on time and status."""
     if expr.get("Operator", "And") != "And":
         return
     for f in expr.get("Filters") or []:
         if not isinstance(f, dict) or f.get("Value") is None:
             continue
         name, op = f.get("Name"), f.get("Operator", "Equals")
+        if name == "TrainingJobStatus" and op == "Equals" and f["Value"] not in TERMINAL:
+            # A job is running only within MAX_LIFE of its creation.
+            lo_hi[0] = max(lo_hi[0], now - MAX_LIFE - 1)
+            continue
         if name not in ("LastModifiedTime", "CreationTime") or op not in (
             "Equals",
             "GreaterThan",
@@ -400,7 +429,7 @@ def _time_bounds(expr: dict[str, Any], lo_hi: list[float]) -> None:
             lo_hi[1] = min(lo_hi[1], v + 1)
     for sub in expr.get("SubExpressions") or []:
         if isinstance(sub, dict):
-            _time_bounds(sub, lo_hi)
+            _time_bounds(sub, lo_hi, now)
 
 
 def search(acct: Account, p: dict[str, Any]) -> dict[str, Any]:
@@ -418,9 +447,10 @@ def search(acct: Account, p: dict[str, Any]) -> dict[str, Any]:
 
     pop = acct.population
     bounds = [float("-inf"), t]
-    _time_bounds(expr, bounds)
+    _time_bounds(expr, bounds, t)
     lo = pop.first_created_after(bounds[0])
     hi = min(acct.count(t), pop.count_at(bounds[1]))
+    named = _named_jobs(acct, expr, t)
     desc = order == "Descending"
     records: dict[int, _Record] = {}
 
@@ -433,11 +463,11 @@ def search(acct: Account, p: dict[str, Any]) -> dict[str, Any]:
         return _matches(expr, record(i))
 
     ordered: Iterator[tuple[Any, int]]
-    if sort_by == "CreationTime":
+    if sort_by == "CreationTime" and named is None:
         ordered = _by_creation(lo, hi, cursor, desc=desc)
     else:
         keyed = []
-        for i in range(lo, hi):
+        for i in range(lo, hi) if named is None else named:
             rec = _Record(acct, i, t)  # not kept: a full scan must not hold 100k records
             if _matches(expr, rec):
                 v = rec.get(sort_by)

@@ -221,6 +221,39 @@ def test_search_by_tag_nested_and_or(msim: Any, mclient: Any) -> None:
     assert got
 
 
+def test_search_by_names_and_running_status(msim: Any, mclient: Any) -> None:
+    # The sync's two Search shapes; the simulator answers them without a full scan.
+    truth = _truth(msim)
+    names = msim.job_names()[5:25]
+    expr = {
+        "Operator": "Or",
+        "Filters": [{"Name": "TrainingJobName", "Operator": "Equals", "Value": n} for n in names[:15]]
+        + [{"Name": "TrainingJobName", "Operator": "In", "Value": ",".join([*names[15:], "no-such-job"])}],
+    }
+    got = _walk(mclient, "search", "Results", Resource="TrainingJob", SearchExpression=expr, MaxResults=7)
+    assert sorted(r["TrainingJob"]["TrainingJobName"] for r in got) == sorted(names)
+    assert all(
+        r["TrainingJob"] == {**truth[n], "Tags": msim.tags(n)}
+        for r in got
+        for n in [r["TrainingJob"]["TrainingJobName"]]
+    )
+    by_creation = mclient.search(
+        Resource="TrainingJob", SearchExpression=expr, SortBy="CreationTime", SortOrder="Ascending", MaxResults=100
+    )
+    assert [r["TrainingJob"]["TrainingJobName"] for r in by_creation["Results"]] == names
+
+    running = _walk(
+        mclient,
+        "search",
+        "Results",
+        Resource="TrainingJob",
+        MaxResults=100,
+        SearchExpression={"Filters": [{"Name": "TrainingJobStatus", "Operator": "Equals", "Value": "InProgress"}]},
+    )
+    expected = {n for n, d in truth.items() if d["TrainingJobStatus"] == "InProgress"}
+    assert expected and {r["TrainingJob"]["TrainingJobName"] for r in running} == expected
+
+
 def test_search_rejects_other_resources(mclient: Any) -> None:
     with pytest.raises(ClientError) as err:
         mclient.search(Resource="Endpoint")
