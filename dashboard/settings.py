@@ -162,6 +162,9 @@ TRAINWATCH_LOOKBACK_DAYS = envint("TRAINWATCH_LOOKBACK_DAYS", "30", minimum=1)
 TRAINWATCH_LIST_OVERLAP_SECONDS = envint("TRAINWATCH_LIST_OVERLAP_SECONDS", "300", minimum=0)
 # A queued describe not done after this long is taken as lost and queued again.
 TRAINWATCH_DESCRIBE_TIMEOUT_SECONDS = envint("TRAINWATCH_DESCRIBE_TIMEOUT_SECONDS", "600", minimum=30)
+# Refresh due jobs with Search (100 full records a call, tags included) before
+# falling back to one DescribeTrainingJob each; off if the role may not Search.
+TRAINWATCH_SEARCH = envbool("TRAINWATCH_SEARCH", "True")
 TRAINWATCH_DEFAULT_SOURCE = envbool("TRAINWATCH_DEFAULT_SOURCE", "True")
 # Extra sources: JSON list of {"name", "region", "profile", "role_arn", "endpoint_url"}.
 TRAINWATCH_EXTRA_SOURCES = envjson("TRAINWATCH_EXTRA_SOURCES", "[]")

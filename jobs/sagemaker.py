@@ -146,6 +146,18 @@ def list_changed_pages(config: SourceConfig, since: datetime) -> Iterator[dict[s
         params["NextToken"] = token
 
 
+def search_job_pages(config: SourceConfig, expression: dict[str, Any]) -> Iterator[list[Any]]:
+    """Full training-job records matching ``expression``, one page (up to 100) at a time."""
+    params: dict[str, Any] = {"Resource": "TrainingJob", "SearchExpression": expression, "MaxResults": 100}
+    while True:
+        page = _call(config, "search", **params)
+        yield [r.get("TrainingJob") for r in page.get("Results", []) if isinstance(r, dict)]
+        token = page.get("NextToken")
+        if not token:
+            return
+        params["NextToken"] = token
+
+
 def describe_job(config: SourceConfig, name: str) -> dict[str, Any]:
     return _call(config, "describe_training_job", TrainingJobName=name)
 

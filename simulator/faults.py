@@ -19,7 +19,7 @@ class Faults:
     server_error_rate: float = 0.0  # 500 InternalFailure
     unavailable_rate: float = 0.0  # 503 ServiceUnavailable
     drop_rate: float = 0.0  # close the connection without answering
-    malformed_rate: float = 0.0  # DescribeTrainingJob only: parseable but wrong body
+    malformed_rate: float = 0.0  # DescribeTrainingJob and Search records: parseable but wrong body
     latency_ms: float = 0.0  # added to every response
 
 
@@ -66,7 +66,7 @@ class FaultInjector:
 
 
 def malform(response: dict[str, Any], variant: str) -> dict[str, Any]:
-    """A DescribeTrainingJob body that still parses as JSON but breaks the contract."""
+    """A DescribeTrainingJob body (or Search record) that still parses as JSON but breaks the contract."""
     body = copy.deepcopy(response)
     if variant == "missing_status":
         body.pop("TrainingJobStatus", None)

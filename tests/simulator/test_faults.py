@@ -117,6 +117,28 @@ def test_malformed_describes_are_parseable_json_and_break_the_contract(sim: Any)
     assert client.list_training_jobs()["TrainingJobSummaries"]
 
 
+def test_a_malformed_search_page_breaks_one_record(sim: Any) -> None:
+    names = sim.job_names()[:5]
+    expr = {"Operator": "Or", "Filters": [{"Name": "TrainingJobName", "Value": n} for n in names]}
+    truth = {n: {**sim.describe(n), "Tags": sim.tags(n)} for n in names}
+    sim.faults.malformed_rate = 1.0
+    req = urllib.request.Request(
+        sim.endpoint_url,
+        data=json.dumps({"Resource": "TrainingJob", "SearchExpression": expr, "MaxResults": 100}).encode(),
+        headers={"X-Amz-Target": "SageMaker.Search", "Content-Type": "application/x-amz-json-1.1"},
+    )
+    with urllib.request.urlopen(req) as resp:
+        records = [r["TrainingJob"] for r in json.loads(resp.read())["Results"]]
+    assert len(records) == 5
+    intact = [r for r in records if r == json.loads(json.dumps(truth[r["TrainingJobName"]], default=_epoch))]
+    assert len(intact) == 4
+    assert sim.stats["faults"]["malformed"] == 1
+
+
+def _epoch(value: Any) -> float:
+    return value.timestamp()
+
+
 def test_boto3_hands_malformed_members_through_or_fails_to_parse(sim: Any) -> None:
     client = client_for(sim)
     sim.faults.malformed_rate = 1.0
