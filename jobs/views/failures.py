@@ -15,7 +15,9 @@ from itertools import pairwise
 
 from django.contrib.auth.decorators import login_required
 from django.contrib.humanize.templatetags.humanize import intcomma
+from django.db import connection
 from django.db.models import Count, Max, Min, Q, QuerySet
+from django.db.models.expressions import RawSQL
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
@@ -73,7 +75,11 @@ def failure_groups(now: datetime) -> tuple[list[FailureGroup], bool]:
     failed = TrainingJob.objects.filter(status=statuses.FAILED)
     aggregated = list(
         failed.values("failure_signature")
-        .annotate(count=Count("id"), first_seen=Min("creation_time"), last_seen=Max("creation_time"))
+        # COUNT(creation_time), not COUNT(id): the same number (NOT NULL), and
+        # every column is in the (status, signature, creation time) index, so
+        # PostgreSQL reads that index alone. Its indexes do not carry the id
+        # as SQLite's do: counting ids read all 20,000 failed rows (~360 ms).
+        .annotate(count=Count("creation_time"), first_seen=Min("creation_time"), last_seen=Max("creation_time"))
         .order_by("-last_seen", "failure_signature")[: MAX_GROUPS + 1]
     )
     more = len(aggregated) > MAX_GROUPS
@@ -94,12 +100,8 @@ def failure_groups(now: datetime) -> tuple[list[FailureGroup], bool]:
     # signature, creation time) index; then only those rows are read, with
     # their long reasons. Ranking whole rows with ROW_NUMBER() read every
     # failed job's reason; ranking ids still sorted all 20,000 index entries.
-    newest = Q(pk__in=[])
-    for signature in groups:
-        ids = failed.filter(failure_signature=signature).order_by("-creation_time", "-id").values("id")
-        newest |= Q(pk__in=ids[:EXAMPLES_PER_GROUP])
     examples = (
-        TrainingJob.objects.filter(newest)
+        TrainingJob.objects.filter(pk__in=RawSQL(*_newest_ids_sql(list(groups))))
         .only("id", "name", "failure_signature", "failure_reason", "creation_time", "instance_type", "source_id")
         .order_by("failure_signature", "-creation_time", "-id")
     )
@@ -108,6 +110,24 @@ def failure_groups(now: datetime) -> tuple[list[FailureGroup], bool]:
 
     _add_trends(failed, groups, timezone.localdate(now))
     return list(groups.values()), more
+
+
+def _newest_ids_sql(signatures: list[str]) -> tuple[str, list[str]]:
+    """SQL for the ids of each signature's newest EXAMPLES_PER_GROUP failed jobs, and its parameters.
+
+    One UNION ALL of a LIMIT per signature, written out: built as 50 ORM
+    subqueries OR-ed together it cost ~25 ms of Python per page. Each
+    branch is wrapped in a derived table, the one form both SQLite and
+    PostgreSQL accept for a LIMIT inside a UNION.
+    """
+    table = connection.ops.quote_name(TrainingJob._meta.db_table)
+    branch = (
+        f"SELECT * FROM (SELECT id FROM {table} WHERE status = %s AND failure_signature = %s"
+        f" ORDER BY creation_time DESC, id DESC LIMIT {EXAMPLES_PER_GROUP}) AS g{{}}"
+    )
+    sql = " UNION ALL ".join(branch.format(i) for i in range(len(signatures)))
+    params = [value for signature in signatures for value in (statuses.FAILED, signature)]
+    return sql, params
 
 
 def _add_trends(failed: QuerySet, groups: dict[str, FailureGroup], today: date) -> None:
@@ -122,7 +142,7 @@ def _add_trends(failed: QuerySet, groups: dict[str, FailureGroup], today: date) 
     days = [today - timedelta(days=TREND_DAYS - 1 - i) for i in range(TREND_DAYS + 1)]
     starts = [timezone.make_aware(datetime.combine(d, datetime.min.time())) for d in days]
     per_day = {
-        f"day_{i}": Count("id", filter=Q(creation_time__gte=start, creation_time__lt=end))
+        f"day_{i}": Count("creation_time", filter=Q(creation_time__gte=start, creation_time__lt=end))
         for i, (start, end) in enumerate(pairwise(starts))
     }
     rows = (
@@ -168,7 +188,9 @@ _EXAMPLE = '<li><a href="{}">{}</a> <span class="muted small">{}{}</span></li>'
 
 def render_groups(groups: list[FailureGroup], now: datetime) -> None:
     """Fill in each group's display text and its trend bars' and examples' markup."""
-    # Bars' heights and counts repeat across groups: each is localized once.
+    # Bars' heights and counts repeat across groups: each is localized once,
+    # and a bar seen before (most are empty days) is reused whole.
+    bars: dict[tuple[float, str, int], str] = {}
     heights: dict[float, str] = {}
     counts: dict[int, str] = {}
     months: dict[int, str] = {}
@@ -181,16 +203,20 @@ def render_groups(groups: list[FailureGroup], now: datetime) -> None:
             f" \u00b7 last seen {_short_datetime(group.last_seen, months)} ({dates.format_ago(group.last_seen, now)})"
         )
         group.reason_excerpt = _excerpt(group.reason) if group.reason else ""
-        bars = []
+        parts = []
         for day in group.trend:
-            height = heights.get(day.height)
-            if height is None:
-                height = heights[day.height] = localize(day.height)
-            count = counts.get(day.count)
-            if count is None:
-                count = counts[day.count] = localize(day.count)
-            bars.append(html(_BAR, " has" if day.count else "", height, day.label, count))
-        group.trend_bars = SafeString("".join(bars))
+            key = (day.height, day.label, day.count)
+            bar = bars.get(key)
+            if bar is None:
+                height = heights.get(day.height)
+                if height is None:
+                    height = heights[day.height] = localize(day.height)
+                count = counts.get(day.count)
+                if count is None:
+                    count = counts[day.count] = localize(day.count)
+                bar = bars[key] = html(_BAR, " has" if day.count else "", height, day.label, count)
+            parts.append(bar)
+        group.trend_bars = SafeString("".join(parts))
         group.example_items = SafeString(
             "".join(
                 html(
