@@ -46,6 +46,7 @@ def cases(detail_id: int) -> list[Case]:
         ("by_status", "status=Failed", 50.0, "filtered by status"),
         ("tag", "tag=team=search", 50.0, "filtered by tag (1 in 6 jobs)"),
         ("tag_rare", "tag=cost-center=cc-1042", 50.0, "filtered by a rare tag (1 in 200 jobs)"),
+        ("tag_status", "tag=team=search&status=Failed", 50.0, "filtered by a tag and a status (1 in 30 jobs)"),
         ("search", "q=hpo", 50.0, "name contains (tuning trials, 1 in 10 jobs)"),
         ("search_rare", "q=fraud-detector", 50.0, "name contains (1 in 30 jobs)"),
         ("sort_billable", "sort=-billable", 50.0, "sorted by billable time"),

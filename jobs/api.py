@@ -138,7 +138,13 @@ def job_list(request: Request) -> Response:
     """Jobs, filtered and sorted exactly like the jobs page (see JobFilter)."""
     flt = JobFilter.from_query(request.query_params)
     queryset = flt.apply().values("id", *LIST_FIELDS)
-    paginator = JobPagination(flt, count=metric_sort_count(flt))
+    count = metric_sort_count(flt)
+    if count is None:
+        # Counted without the source join the rows need: with it SQLite read
+        # whole rows (the raw JSON included) instead of an index; a name
+        # search's count went from 140 to ~20 ms at 100,000 jobs.
+        count = flt.counted().count()
+    paginator = JobPagination(flt, count=count)
     page = [ListJob(row) for row in paginator.paginate_queryset(queryset, request)]
     now, prices = timezone.now(), costs.price_table()
     metrics = _final_metrics(page)
@@ -170,12 +176,19 @@ def status(request: Request) -> Response:
     return Response(_jsonable(status_figures(timezone.now(), public=public)))
 
 
+_WALKED = (datetime, dict, list, tuple)
+
+
 def _jsonable(value: Any) -> Any:
-    """Datetimes as ISO 8601 UTC ("Z"), containers walked; the rest as the renderer takes it."""
+    """Datetimes as ISO 8601 UTC ("Z"), containers walked; the rest as the renderer takes it.
+
+    Plain values are passed over without a call each: the status figures
+    list every running job (500 at a time in the benchmark), ~40,000 values.
+    """
     if isinstance(value, datetime):
         return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
     if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
+        return {str(k): _jsonable(v) if isinstance(v, _WALKED) else v for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
+        return [_jsonable(v) if isinstance(v, _WALKED) else v for v in value]
     return value

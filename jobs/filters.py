@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 from datetime import datetime, time
+from typing import Any
 
-from django.db.models import Exists, F, OuterRef
+from django.db.models import Exists, F, Func, OuterRef
 from django.http import QueryDict
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
@@ -86,7 +87,18 @@ class JobFilter:
         rows = rows.order_by()
         return (rows[:limit] if limit is not None else rows).count()
 
-    def apply(self, qs: TrainingJobQuerySet | None = None) -> TrainingJobQuerySet:
+    def counted(self) -> TrainingJobQuerySet:
+        """The list's rows, unordered, in the form that is cheapest to count.
+
+        The same rows as ``apply()``. A tag is matched as "id IN (its jobs'
+        ids)" here rather than EXISTS: EXISTS suits the page (the newest-first
+        walk stops after one page) but a count runs it for every candidate,
+        e.g. 20,000 failed jobs probed one by one for a tag (47 ms at 100,000
+        jobs); the id list is read once from the tag index.
+        """
+        return self.apply(for_count=True).order_by()
+
+    def apply(self, qs: TrainingJobQuerySet | None = None, *, for_count: bool = False) -> TrainingJobQuerySet:
         qs = qs if qs is not None else TrainingJob.objects.all()
         if self.status:
             qs = qs.filter(status=self.status)
@@ -98,7 +110,11 @@ class JobFilter:
             qs = qs.filter(source__name=self.source)
         if self.tuning_job:
             qs = qs.filter(tuning_job_arn=self.tuning_job)
-        if self.tag:
+        if self.tag and for_count:
+            key, has_value, value = self.tag.partition("=")
+            tagged = JobTag.objects.filter(key=key, **({"value": value} if has_value else {}))
+            qs = qs.alias(tagged_id=_NotIndexed("pk")).filter(tagged_id__in=tagged.values("job_id"))
+        elif self.tag:
             key, has_value, value = self.tag.partition("=")
             tagged = JobTag.objects.filter(job=OuterRef("pk"), key=key)
             # EXISTS, not a join: the newest-first index walk stops after one
@@ -133,6 +149,22 @@ class JobFilter:
             # sorted all 100,000 rows instead of reading the first 50.
             expression = F(column).desc() if self.descending else F(column).asc()
         return qs.order_by(expression, "-pk")
+
+
+class _NotIndexed(Func):
+    """A column that SQLite must not look rows up by: ``+id`` (the unary plus is SQLite's own idiom).
+
+    For "id IN (a list)" SQLite otherwise fetches each listed job's row by
+    id, kilobytes of raw JSON each, to test the other filters, instead of
+    walking those filters' index and testing each id against the list.
+    Elsewhere the column as it is.
+    """
+
+    template = "%(expressions)s"
+    arity = 1
+
+    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        return self.as_sql(compiler, connection, template="+%(expressions)s", **extra)
 
 
 def _parse_moment(raw: str, *, end_of_day: bool) -> datetime | None:

@@ -260,7 +260,13 @@ class JobTag(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["job", "key"], name="tag_job_key_uniq")]
-        indexes = [models.Index(fields=["key", "value"], name="tag_key_value_idx")]
+        indexes = [
+            # The tag filter: a tag-only list is counted on this index alone,
+            # and a tag with other filters is counted as "id IN (the job ids
+            # of this tag)": with the job id in the index that list is read
+            # from the index without touching the tag rows (jobs.filters).
+            models.Index(fields=["key", "value", "job"], name="tag_key_value_job_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.key}={self.value}"

@@ -324,3 +324,14 @@ def test_tag_filter_count(api: Client) -> None:
     assert api.get("/api/jobs/", {"tag": "team=nlp"}).json()["count"] == 2
     assert api.get("/api/jobs/", {"tag": "team"}).json()["count"] == 3
     assert api.get("/api/jobs/", {"tag": "team=nlp", "status": "Failed"}).json()["count"] == 1
+
+
+@pytest.mark.parametrize("size", [2, 12])
+def test_tag_and_status_queries_are_constant(api: Client, django_assert_num_queries, size: int) -> None:
+    for i in range(size):
+        make_job(f"job-{i}", status="Failed" if i % 2 else "Completed", tags={"team": "vision", "i": str(i)})
+    # session, user, price table, COUNT, page, metrics
+    with django_assert_num_queries(6):
+        response = api.get("/api/jobs/", {"tag": "team=vision", "status": "Failed"})
+    assert response.json()["count"] == size // 2
+    assert len(response.json()["results"]) == size // 2

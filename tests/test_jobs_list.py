@@ -223,3 +223,13 @@ def test_tag_filter_counts_on_the_tag_rows(logged_in):
     assert logged_in.get("/", {"tag": "owner", "sort": "name"}).context["matched"] == 1
     assert logged_in.get("/", {"tag": "team=nlp", "status": "Failed"}).context["matched"] == 1
     assert logged_in.get("/", {"tag": "team=nlp", "metric": "train:loss"}).context["matched"] == 2
+
+
+@pytest.mark.parametrize("count", [3, 30])
+def test_tag_and_status_constant_queries(logged_in, django_assert_num_queries, count):
+    for i in range(count):
+        make_job(f"t-{i}", status="Failed" if i % 2 else "Completed", tags={"team": "vision", "run": str(i)})
+    # session, user, page of jobs, capped count, prices, instance types, sources, metric names
+    with django_assert_num_queries(8):
+        response = logged_in.get("/", {"tag": "team=vision", "status": "Failed"})
+    assert response.context["matched"] == count // 2

@@ -314,7 +314,7 @@ def index(request: HttpRequest) -> HttpResponse:
     filtered = _filtered(flt)
     matched = metric_sort_count(flt, limit=COUNT_CAP + 1)
     if matched is None:
-        matched = qs.order_by()[: COUNT_CAP + 1].count()
+        matched = flt.counted()[: COUNT_CAP + 1].count()
 
     prices = price_table()
     rows = _rows(jobs, flt.metric, prices, now)
