@@ -1,9 +1,12 @@
 """Ordered, idempotent storage of DescribeTrainingJob results."""
 
+import re
 import threading
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from jobs import ingest
@@ -146,3 +149,143 @@ def test_two_concurrent_stores_of_one_job_leave_one_consistent_row(source):
     assert job.status == "Completed"
     assert [t.status for t in job.transitions.all()] == ["Starting", "Training", "Completed"]
     assert job.metrics.count() == 2
+
+
+def described(raw, tags=None):
+    return ingest.Description(parse_training_job(raw), raw, tags)
+
+
+def store_many(source, *items):
+    return ingest.store_descriptions(source, list(items), now=timezone.now())
+
+
+def test_batch_stores_new_changed_stale_and_duplicate_arns_in_order(source):
+    store(source, running("was-running"))
+    store(source, finished("was-done"), tags={"team": "nlp"})
+    outcomes = store_many(
+        source,
+        described(running("new-1"), tags={"team": "cv"}),
+        described(finished("was-running")),
+        described(running("was-done")),  # older than what is stored
+        described(finished("twice")),
+        described(running("twice"), tags={"team": "a"}),  # older than the response before it
+        described(finished("same-twice")),
+        described(finished("same-twice")),
+    )
+    assert outcomes == [
+        ingest.Outcome.CREATED,
+        ingest.Outcome.CHANGED,
+        ingest.Outcome.STALE,
+        ingest.Outcome.CREATED,
+        ingest.Outcome.STALE,
+        ingest.Outcome.UNCHANGED,
+        ingest.Outcome.CREATED,
+    ]
+    jobs = {job.name: job for job in TrainingJob.objects.all()}
+    assert set(jobs) == {"new-1", "was-running", "was-done", "twice", "same-twice"}
+    assert jobs["new-1"].status == "InProgress" and jobs["new-1"].tags == {"team": "cv"}
+    assert jobs["was-running"].status == "Completed"
+    assert [t.status for t in jobs["was-running"].transitions.all()] == ["Starting", "Training", "Completed"]
+    assert jobs["was-done"].status == "Completed" and jobs["was-done"].metrics.count() == 2
+    # The newest response wins; the tags read with the older one still count.
+    assert jobs["twice"].status == "Completed" and jobs["twice"].training_end_time is not None
+    assert jobs["twice"].tags == {"team": "a"}
+    assert list(jobs["twice"].tag_rows.values_list("key", "value")) == [("team", "a")]
+    assert jobs["same-twice"].transitions.count() == 3
+
+
+def test_unchanged_batch_writes_no_child_rows_and_not_the_raw_json(source):
+    names = [f"job-{i}" for i in range(5)]
+    store_many(source, *(described(running(n), tags={"team": "x"}) for n in names))
+    before = dict(TrainingJob.objects.values_list("name", "described_at"))
+    with CaptureQueriesContext(connection) as queries:
+        outcomes = store_many(source, *(described(running(n)) for n in names))
+    assert outcomes == [ingest.Outcome.UNCHANGED] * 5
+    # An executemany is logged as "<n> times: <sql>".
+    statements = [re.sub(r"^\d+ times: ", "", q["sql"]) for q in queries]
+    writes = [sql for sql in statements if sql.split()[0] in ("INSERT", "UPDATE", "DELETE")]
+    assert len(writes) == 1, writes
+    # The one write marks the describe (what needing_describe and not_queued_since read), nothing more.
+    assert "jobs_trainingjob" in writes[0] and '"raw"' not in writes[0] and '"tags"' not in writes[0]
+    for name, described_at in TrainingJob.objects.values_list("name", "described_at"):
+        assert described_at > before[name]
+
+
+def test_an_empty_metric_list_and_unfetched_tags_keep_what_is_stored(source):
+    store(source, finished("kept"), tags={"team": "nlp"})
+    trimmed = finished("kept")
+    trimmed["FinalMetricDataList"] = []
+    trimmed["LastModifiedTime"] += timedelta(minutes=1)
+    assert store_many(source, described(trimmed)) == [ingest.Outcome.UNCHANGED]
+    job = TrainingJob.objects.get()
+    assert job.metrics.count() == 2
+    assert job.tags == {"team": "nlp"} and job.tag_rows.count() == 1
+    assert job.described_last_modified_time == trimmed["LastModifiedTime"]
+
+
+def test_a_batch_makes_the_same_queries_whatever_its_size(source):
+    def counted(items):
+        with CaptureQueriesContext(connection) as queries:
+            store_many(source, *items)
+        return len(queries)
+
+    def phases(size):
+        names = [f"{size}-{i}" for i in range(size)]
+        return (
+            counted([described(running(n), tags={"k": "v"}) for n in names]),  # new
+            counted([described(finished(n), tags={"k": "w"}) for n in names]),  # everything changed
+            counted([described(finished(n)) for n in names]),  # unchanged
+        )
+
+    one = phases(1)
+    assert phases(10) == one
+    assert phases(50) == one
+    assert one[1] <= 11
+
+
+def test_needing_tags_reads_every_arn_in_one_query(source, django_assert_num_queries):
+    store(source, finished("tagged"), tags={"team": "x"})
+    store(source, finished("untagged"))
+    parsed = [parse_training_job(r) for r in (finished("tagged"), finished("untagged"), finished("unknown"))]
+    changed = parse_training_job({**finished("tagged"), "LastModifiedTime": T0 + timedelta(days=1)})
+    with django_assert_num_queries(1):
+        due = ingest.needing_tags([*parsed, changed])
+    assert due == {arn_of("untagged"), arn_of("unknown"), arn_of("tagged")}
+    with django_assert_num_queries(1):
+        assert ingest.needing_tags(parsed[:1]) == set()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_batches_sharing_jobs_leave_consistent_rows(source):
+    """Overlapping batches in different orders: rows locked in ARN order, no deadlock, no lost write."""
+    names = [f"race-{i}" for i in range(6)]
+    batches = []
+    for k in range(6):
+        order = names if k % 2 else list(reversed(names))
+        batches.append([(running(n) if k < 3 else finished(n)) for n in order])
+    errors = []
+    barrier = threading.Barrier(len(batches))
+
+    def worker(responses):
+        from django.db import connections
+
+        try:
+            barrier.wait()
+            store_many(source, *(described(r, tags={"team": "x"}) for r in responses))
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=worker, args=(b,)) for b in batches]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert TrainingJob.objects.count() == 6
+    for job in TrainingJob.objects.all():
+        assert job.status == "Completed"
+        assert [t.status for t in job.transitions.all()] == ["Starting", "Training", "Completed"]
+        assert job.metrics.count() == 2
+        assert list(job.tag_rows.values_list("key", "value")) == [("team", "x")]

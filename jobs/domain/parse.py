@@ -67,6 +67,29 @@ def clean_json(value: Any) -> Any:
 
     Clean text, finite numbers, and timestamps as ISO 8601 strings.
     """
+    # Exact types first, leaves inline (the common case, a botocore
+    # response): a call per leaf and the isinstance chain below were most
+    # of the cost of a walk over a response's few hundred values.
+    kind = type(value)
+    if kind is dict:
+        out = {}
+        for k, v in value.items():
+            if type(k) is not str or not k.isascii() or "\x00" in k:
+                k = clean_text(str(k))
+            leaf = type(v)
+            if leaf is str:
+                if not v.isascii() or "\x00" in v:
+                    v = clean_text(v)
+            elif leaf is not int and leaf is not bool and v is not None:
+                v = clean_json(v)
+            out[k] = v
+        return out
+    if kind is list:
+        return [clean_json(v) for v in value]
+    if kind is str:
+        return value if value.isascii() and "\x00" not in value else clean_text(value)
+    if kind is int or kind is bool or value is None:
+        return value
     if isinstance(value, str):
         return clean_text(value)
     if isinstance(value, datetime):
