@@ -58,9 +58,9 @@ def _indexes(table: str) -> set[str]:
 
 
 def test_postgresql_only_indexes(db):
-    """Migration 0007 creates its two indexes on PostgreSQL and nothing on SQLite."""
+    """Migrations 0007 and 0009 create their indexes on PostgreSQL and nothing on SQLite."""
     names = _indexes("jobs_trainingjob")
-    expected = {"job_name_trgm_idx", "job_billable_nulls_last_idx"}
+    expected = {"job_name_trgm_idx", "job_billable_nulls_last_idx", "job_status_id_idx"}
     if connection.vendor == "postgresql":
         assert expected <= names
     else:
