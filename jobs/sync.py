@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -17,7 +17,14 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from jobs import ingest, sagemaker
-from jobs.domain.parse import JobSummary, MalformedResponse, clean_text, parse_summary, parse_training_job
+from jobs.domain.parse import (
+    JobSummary,
+    MalformedResponse,
+    ParsedJob,
+    clean_text,
+    parse_summary,
+    parse_training_job,
+)
 from jobs.models import Source, SyncCycle, SyncError
 
 log = logging.getLogger(__name__)
@@ -25,11 +32,24 @@ log = logging.getLogger(__name__)
 Dispatch = Callable[[SyncCycle, list[str]], None]
 Progress = Callable[[str], None]
 
+# Jobs described per Celery task, and stored per transaction: one commit per
+# job was most of what storing a describe cost. Small enough that a task
+# still finishes in seconds against a throttled API.
+DESCRIBE_CHUNK = 25
+
 
 @dataclass
 class DescribeResult:
     outcome: ingest.Outcome | None
     error: str = ""
+
+
+@dataclass
+class ChunkResult:
+    """Per name: what was stored or recorded, or the retryable error left to retry."""
+
+    results: dict[str, DescribeResult] = field(default_factory=dict)
+    retry: dict[str, sagemaker.SageMakerError] = field(default_factory=dict)
 
 
 def claim_source(source_id: int, *, now: datetime, lease_seconds: int) -> bool:
@@ -71,7 +91,7 @@ def run_cycle(
     """List changes since the cursor, then describe every job that is due.
 
     ``dispatch`` hands the names to Celery; without it they are described
-    here, one by one (the management command's synchronous mode).
+    here, a chunk at a time (the management command's synchronous mode).
     """
     now = now or timezone.now()
     say = progress or (lambda message: None)
@@ -139,13 +159,21 @@ def _list_changes(source: Source, cycle: SyncCycle, *, since: datetime, say: Pro
     return newest
 
 
-def _describe_inline(source: Source, cycle: SyncCycle, names: Iterable[str], say: Progress) -> None:
-    for i, name in enumerate(names, 1):
-        result = describe_and_store(source, name, cycle_id=cycle.pk)
-        if result.error:
-            say(f"  {name}: {result.error}")
-        if i % 100 == 0:
-            say(f"  described {i}")
+def chunks(names: list[str], size: int | None = None) -> Iterable[list[str]]:
+    size = size or DESCRIBE_CHUNK
+    for start in range(0, len(names), size):
+        yield names[start : start + size]
+
+
+def _describe_inline(source: Source, cycle: SyncCycle, names: list[str], say: Progress) -> None:
+    done = 0
+    for chunk in chunks(names):
+        for name, result in describe_chunk(source, chunk, cycle_id=cycle.pk).results.items():
+            if result.error:
+                say(f"  {name}: {result.error}")
+        if (done + len(chunk)) // 100 > done // 100:
+            say(f"  described {done + len(chunk)}")
+        done += len(chunk)
 
 
 def describe_and_store(
@@ -154,26 +182,66 @@ def describe_and_store(
     """Describe one job and store it; errors are recorded, never raised.
 
     With ``raise_retryable`` a throttled or failed call is raised instead,
-    so a Celery task can retry it with backoff.
+    so the caller can retry it with backoff.
+    """
+    chunk = describe_chunk(source, [name], cycle_id=cycle_id, keep_retryable=raise_retryable)
+    if name in chunk.retry:
+        raise chunk.retry[name]
+    return chunk.results[name]
+
+
+def describe_chunk(
+    source: Source, names: list[str], *, cycle_id: int | None, keep_retryable: bool = False
+) -> ChunkResult:
+    """Describe some jobs over the API, then store them in one ``store_descriptions`` call.
+
+    A malformed response or a failed call is recorded as a SyncError and
+    leaves that job's row untouched; the others are stored all the same.
+    With ``keep_retryable`` a throttled, 5xx or connection failure is not
+    recorded but returned in ``retry``, for the caller to try again later.
     """
     config = sagemaker.SourceConfig.of(source)
-    try:
-        raw = sagemaker.describe_job(config, name)
-        parsed = parse_training_job(raw)
-        tags = sagemaker.list_tags(config, parsed.arn) if ingest.needs_tags(parsed.arn, parsed) else None
-        outcome = ingest.store_description(source, parsed, raw, now=timezone.now(), tags=tags)
-    except MalformedResponse as exc:
-        record_error(source, cycle_id, name, "malformed", f"DescribeTrainingJob: {exc}")
-        return DescribeResult(None, str(exc))
-    except sagemaker.SageMakerError as exc:
-        if exc.retryable and raise_retryable:
-            raise
-        record_error(source, cycle_id, name, _error_kind(exc.code), f"{exc.code or 'error'}: {exc}")
-        return DescribeResult(None, str(exc))
+    out = ChunkResult()
+
+    def failed(name: str, exc: Exception) -> None:
+        if isinstance(exc, sagemaker.SageMakerError):
+            if exc.retryable and keep_retryable:
+                out.retry[name] = exc
+                return
+            record_error(source, cycle_id, name, _error_kind(exc.code), f"{exc.code or 'error'}: {exc}")
+        else:
+            record_error(source, cycle_id, name, "malformed", f"DescribeTrainingJob: {exc}")
+        out.results[name] = DescribeResult(None, str(exc))
+
+    described: list[tuple[str, ParsedJob, dict]] = []
+    for name in names:
+        try:
+            raw = sagemaker.describe_job(config, name)
+            described.append((name, parse_training_job(raw), raw))
+        except (MalformedResponse, sagemaker.SageMakerError) as exc:
+            failed(name, exc)
+    due = ingest.needing_tags([parsed for _, parsed, _ in described])
+    stored: list[str] = []
+    items: list[ingest.Description] = []
+    for name, parsed, raw in described:
+        try:
+            tags = sagemaker.list_tags(config, parsed.arn) if parsed.arn in due else None
+        except sagemaker.SageMakerError as exc:
+            failed(name, exc)
+            continue
+        stored.append(name)
+        items.append(ingest.Description(parsed, raw, tags))
+    if not items:
+        return out
+    outcomes = ingest.store_descriptions(source, items, now=timezone.now())
+    for name, outcome in zip(stored, outcomes, strict=True):
+        out.results[name] = DescribeResult(outcome)
     if cycle_id is not None:
-        changed = 1 if outcome in (ingest.Outcome.CREATED, ingest.Outcome.CHANGED) else 0
-        SyncCycle.objects.filter(pk=cycle_id).update(described=F("described") + 1, changed=F("changed") + changed)
-    return DescribeResult(outcome)
+        changed = sum(1 for o in outcomes if o in (ingest.Outcome.CREATED, ingest.Outcome.CHANGED))
+        SyncCycle.objects.filter(pk=cycle_id).update(
+            described=F("described") + len(items), changed=F("changed") + changed
+        )
+    return out
 
 
 def _error_kind(code: str) -> str:

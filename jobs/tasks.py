@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from celery import shared_task
+from celery import Task, shared_task
+from celery.utils.time import get_exponential_backoff_interval
 from django.conf import settings
 from django.utils import timezone
 
 from jobs import sync
 from jobs.models import Source, SyncCycle
-from jobs.sagemaker import SageMakerError
 from jobs.sources import ensure_configured_sources
 
 
@@ -37,20 +37,28 @@ def sync_source(source_id: int) -> str:
 
 
 def _fan_out(cycle: SyncCycle, names: list[str]) -> None:
-    for name in names:
-        describe_job.delay(cycle.source_id, name, cycle.pk)
+    for chunk in sync.chunks(names):
+        describe_jobs.delay(cycle.source_id, chunk, cycle.pk)
 
 
-@shared_task(
-    autoretry_for=(SageMakerError,),
-    retry_backoff=2,
-    retry_backoff_max=120,
-    retry_jitter=True,
-    max_retries=8,
-)
-def describe_job(source_id: int, name: str, cycle_id: int | None = None) -> str:
-    """Describe one job; throttling, 5xx and connection errors retry with backoff."""
+@shared_task(bind=True, max_retries=8)
+def describe_jobs(self: Task, source_id: int, names: list[str], cycle_id: int | None = None) -> str:
+    """Describe a chunk of jobs and store them together.
+
+    Names that hit throttling, 5xx or connection errors are queued again, on
+    their own, with exponential backoff and jitter; the rest are stored now.
+    On the last try those failures are recorded instead.
+    """
     source = Source.objects.get(pk=source_id)
-    is_last_try = describe_job.request.retries >= describe_job.max_retries
-    result = sync.describe_and_store(source, name, cycle_id=cycle_id, raise_retryable=not is_last_try)
-    return result.error or str(result.outcome)
+    last_try = self.request.retries >= self.max_retries
+    chunk = sync.describe_chunk(source, names, cycle_id=cycle_id, keep_retryable=not last_try)
+    if chunk.retry:
+        countdown = get_exponential_backoff_interval(2, self.request.retries, 120, full_jitter=True)
+        raise self.retry(args=[source_id, list(chunk.retry), cycle_id], countdown=countdown)
+    return f"described {len(chunk.results)}"
+
+
+@shared_task
+def describe_job(source_id: int, name: str, cycle_id: int | None = None) -> None:
+    """One name, as queued before describes went in chunks: passed on to describe_jobs."""
+    describe_jobs.delay(source_id, [name], cycle_id)

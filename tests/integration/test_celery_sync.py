@@ -13,8 +13,8 @@ from celery.beat import EmbeddedService
 
 from dashboard.celery import app as celery_app
 from jobs import sagemaker
-from jobs.models import SyncCycle, SyncError, TrainingJob
-from jobs.tasks import describe_job, sync_source
+from jobs.models import Source, SyncCycle, SyncError, TrainingJob
+from jobs.tasks import describe_jobs, sync_source
 from tests.integration.conftest import REGION, create_job
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -128,7 +128,7 @@ def test_a_describe_that_keeps_failing_is_recorded_and_stays_due(
     from jobs.domain.parse import parse_summary
 
     ingest.upsert_summaries(source, [parse_summary(s) for s in sm_client.list_training_jobs()["TrainingJobSummaries"]])
-    describe_job.apply_async(args=[source.pk, "hopeless"], retries=describe_job.max_retries)
+    describe_jobs.apply_async(args=[source.pk, ["hopeless"]], retries=describe_jobs.max_retries)
     wait_for(lambda: SyncError.objects.filter(job_name="hopeless").exists(), what="recorded error")
     assert SyncError.objects.get().kind == "throttled"
     assert TrainingJob.objects.needing_describe().filter(name="hopeless").exists()
@@ -138,5 +138,37 @@ def test_sync_ticks_are_routed_apart_from_describes():
     """A describe backlog must never hold up the next listing."""
     assert celery_app.amqp.router.route({}, "jobs.tasks.sync_source")["queue"].name == "sync"
     assert celery_app.amqp.router.route({}, "jobs.tasks.sync_all_sources")["queue"].name == "sync"
+    assert celery_app.amqp.router.route({}, "jobs.tasks.describe_jobs")["queue"].name == "celery"
     assert celery_app.amqp.router.route({}, "jobs.tasks.describe_job")["queue"].name == "celery"
     assert {q.name for q in celery_app.amqp.queues.values()} == {"sync", "celery"}
+
+
+def test_a_chunk_stores_what_it_described_and_retries_only_the_throttled_name(
+    sm_client, default_source_env, celery_worker, settings
+):
+    settings.AWS_MAX_ATTEMPTS = 1
+    sagemaker.reset_clients()
+    names = ["chunk-a", "chunk-b", "chunk-c"]
+    for name in names:
+        create_job(sm_client, name)
+    asked: list[str] = []
+
+    def note(params, **kwargs):
+        asked.append(params["TrainingJobName"])
+
+    sagemaker.client_for(default_source_env).meta.events.register(
+        "provide-client-params.sagemaker.DescribeTrainingJob", note
+    )
+    faults = _inject(default_source_env, 400, "ThrottlingException", times=1)  # the chunk's first describe
+    source = Source.objects.create(name="chunked", region=REGION)
+    cycle = SyncCycle.objects.create(source=source)
+    describe_jobs.delay(source.pk, names, cycle.pk)
+    wait_for(lambda: TrainingJob.objects.filter(described_at__isnull=False).count() == 3, what="3 described jobs")
+    assert faults["faults"] == 1
+    # The other two were stored by the first run; the retry asked for the throttled one alone.
+    assert asked == ["chunk-a", "chunk-b", "chunk-c", "chunk-a"]
+    first_stored = TrainingJob.objects.filter(name__in=["chunk-b", "chunk-c"]).values_list("described_at", flat=True)
+    assert max(first_stored) < TrainingJob.objects.get(name="chunk-a").described_at
+    cycle.refresh_from_db()
+    assert (cycle.described, cycle.changed, cycle.errors) == (3, 3, 0)
+    assert not SyncError.objects.exists()
