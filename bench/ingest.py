@@ -4,13 +4,15 @@
     python -m bench.ingest --jobs 20000
     DATABASE_URL=postgres://postgres@127.0.0.1:5499/bench_ingest python -m bench.ingest
 
-Each response goes through the real path, one job at a time:
-``parse_training_job`` then ``ingest.store_description`` (its own
-transaction, tags included, as a first describe has them). Building the
-responses is not timed. RSS is sampled every 10,000 jobs to show that memory
-stays flat; ``--tracemalloc`` adds Python-heap figures (and slows it down).
-A second pass re-stores 10,000 of the jobs unchanged: what every cycle does
-for running jobs.
+Each response goes through the real path the sync uses: ``parse_training_job``,
+then ``ingest.store_descriptions`` for every ``--batch`` responses (one
+transaction per batch, tags included, as a first describe has them; the
+default is the sync's chunk). Building the responses is not timed. RSS is
+sampled every 10,000 jobs to show that memory stays flat; ``--tracemalloc``
+adds Python-heap figures (and slows it down). Then ``--single`` more jobs
+are stored one transaction each (``store_description``, the figure before
+batching; ``--batch 1`` gives it for the whole run), and 10,000 of the jobs
+are re-stored unchanged in batches: what every cycle does for running jobs.
 """
 
 from __future__ import annotations
@@ -35,6 +37,8 @@ def rss_mb() -> float:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--jobs", type=int, default=100_000)
+    parser.add_argument("--batch", type=int, default=None, help="responses per transaction (default: the sync's)")
+    parser.add_argument("--single", type=int, default=2_000, help="more jobs stored one transaction each")
     parser.add_argument("--repeat", type=int, default=10_000, help="jobs stored again unchanged")
     parser.add_argument("--tracemalloc", action="store_true")
     parser.add_argument("--max-seconds", type=float, default=0, help="stop early (at a 10k sample) after this long")
@@ -48,16 +52,18 @@ def main(argv: list[str] | None = None) -> int:
 
     from bench.generate import Generator
     from bench.report import Summary
-    from jobs import ingest
+    from jobs import ingest, sync
     from jobs.domain.parse import parse_training_job
     from jobs.models import Source
 
+    batch = args.batch or sync.DESCRIBE_CHUNK
     now = timezone.now()
     source = Source.objects.create(name="bench", region="us-east-1")
-    generator = Generator(args.jobs, now=now, running=min(500, args.jobs // 10))
+    total = args.jobs + args.single
+    generator = Generator(total, now=now, running=min(500, total // 10))
     if args.tracemalloc:
         tracemalloc.start()
-    print(f"ingesting {args.jobs:,} jobs into {connection.vendor}, one store_description each")
+    print(f"ingesting {args.jobs:,} jobs into {connection.vendor}, {batch} per store_descriptions transaction")
     samples: list[tuple[int, float, float, float]] = []  # (jobs, rss MB, traced MB, rate in the window)
     stored = 0.0  # seconds inside parse + store
     cpu = 0.0  # this process's CPU seconds in the same spans (the machine may be shared)
@@ -66,19 +72,23 @@ def main(argv: list[str] | None = None) -> int:
     base_rss = rss_mb()
     began = time.monotonic()
     done = args.jobs
+    pending: list[tuple[dict, dict]] = []
     for i in range(args.jobs):
         if args.max_seconds and i % SAMPLE_EVERY == 0 and i and time.monotonic() - began > args.max_seconds:
             done = i
             print(f"  stopped after {i:,} jobs: --max-seconds {args.max_seconds:g} reached")
             break
-        raw, tags = generator.response(i)
+        pending.append(generator.response(i))
+        if len(pending) < batch and (i + 1) % SAMPLE_EVERY and i + 1 != args.jobs:
+            continue
         t0, c0 = time.perf_counter(), time.process_time()
-        parsed = parse_training_job(raw)
-        ingest.store_description(source, parsed, raw, now=now, tags=tags)
+        items = [ingest.Description(parse_training_job(raw), raw, tags) for raw, tags in pending]
+        ingest.store_descriptions(source, items, now=now)
         spent = time.perf_counter() - t0
         cpu += time.process_time() - c0
         stored += spent
         window += spent
+        pending = []
         if (i + 1) % SAMPLE_EVERY == 0 or i + 1 == args.jobs:
             traced = tracemalloc.get_traced_memory()[0] / 2**20 if args.tracemalloc else 0.0
             n = (i + 1) % SAMPLE_EVERY or SAMPLE_EVERY
@@ -90,23 +100,38 @@ def main(argv: list[str] | None = None) -> int:
             )
     rate = done / stored
 
+    single = 0.0
+    single_cpu = 0.0
+    for i in range(args.jobs, total):
+        raw, tags = generator.response(i)
+        t0, c0 = time.perf_counter(), time.process_time()
+        ingest.store_description(source, parse_training_job(raw), raw, now=now, tags=tags)
+        single += time.perf_counter() - t0
+        single_cpu += time.process_time() - c0
+    single_rate = args.single / single if single else 0.0
+    if args.single:
+        print(f"  {args.single:,} more jobs one transaction each: {single_rate:,.0f}/s")
+
     repeat = min(args.repeat, done)
     again = 0.0
     outcomes: dict[str, int] = {}
-    for i in range(done - repeat, done):
-        raw, tags = generator.response(i)
+    for start in range(done - repeat, done, batch):
+        responses = [generator.response(i)[0] for i in range(start, min(start + batch, done))]
         t0 = time.perf_counter()
-        parsed = parse_training_job(raw)
-        outcome = ingest.store_description(source, parsed, raw, now=now, tags=None)
+        items = [ingest.Description(parse_training_job(raw), raw) for raw in responses]
+        for outcome in ingest.store_descriptions(source, items, now=now):
+            outcomes[outcome.value] = outcomes.get(outcome.value, 0) + 1
         again += time.perf_counter() - t0
-        outcomes[outcome.value] = outcomes.get(outcome.value, 0) + 1
     repeat_rate = repeat / again if again else 0.0
     print(f"  re-stored {repeat:,} unchanged: {repeat_rate:,.0f}/s {outcomes}")
 
     rss = [s[1] for s in samples]
     # Growth after the first sample: caches and the connection warm up in the first 10k.
     growth = rss[-1] - rss[0] if len(rss) > 1 else 0.0
-    summary = Summary("ingest", meta={"jobs": done, "jobs_asked": args.jobs, "base_rss_mb": round(base_rss, 1)})
+    summary = Summary(
+        "ingest",
+        meta={"jobs": done, "jobs_asked": args.jobs, "batch": batch, "base_rss_mb": round(base_rss, 1)},
+    )
     target = 1000.0 if connection.vendor == "sqlite" else None
     summary.add(
         "ingest.new.jobs_per_s",
@@ -114,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
         "jobs/s",
         target=target,
         better="higher",
-        note="parse_training_job + store_description (with tags), one transaction per job",
+        note=f"parse_training_job + store_descriptions (with tags), {batch} per transaction",
     )
     summary.add(
         "ingest.new.cpu_ms_per_job",
@@ -122,12 +147,21 @@ def main(argv: list[str] | None = None) -> int:
         "ms",
         note="this process's CPU time per job (SQLite runs in-process; PostgreSQL's server CPU is not in it)",
     )
+    if args.single:
+        summary.add(
+            "ingest.single.jobs_per_s",
+            single_rate,
+            "jobs/s",
+            better="higher",
+            note=f"{args.single:,} more jobs, store_description: one transaction per job",
+        )
+        summary.add("ingest.single.cpu_ms_per_job", single_cpu / args.single * 1000, "ms")
     summary.add(
         "ingest.unchanged.jobs_per_s",
         repeat_rate,
         "jobs/s",
         better="higher",
-        note="the same responses stored again: a running job's describe every cycle",
+        note=f"the same responses stored again, {batch} per transaction: a running job's describe every cycle",
     )
     summary.add("ingest.rss_first_sample_mb", rss[0], "MB", note=f"after {samples[0][0]:,} jobs")
     summary.add("ingest.rss_last_sample_mb", rss[-1], "MB", note=f"after {samples[-1][0]:,} jobs")
