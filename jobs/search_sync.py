@@ -14,11 +14,12 @@ import logging
 from datetime import datetime
 from typing import Any
 
+from django.db import DatabaseError
 from django.db.models import F
 
 from jobs import ingest, sagemaker
 from jobs.domain import search
-from jobs.domain.parse import MalformedResponse, parse_training_job
+from jobs.domain.parse import MalformedResponse, ParsedJob, parse_training_job
 from jobs.models import Source, SyncCycle
 
 log = logging.getLogger(__name__)
@@ -46,15 +47,17 @@ def refresh_by_search(source: Source, names: list[str], *, cycle_id: int | None,
     try:
         for expression in expressions:
             for page in sagemaker.search_job_pages(config, expression):
-                for record in page:
-                    name, outcome = _store(source, record, known, now=now)
-                    if outcome is None:
-                        continue
-                    stored += 1
+                items = _readable(page)
+                if not items:
+                    continue
+                outcomes = ingest.store_descriptions(source, items, now=now)
+                stored += len(items)
+                for item, outcome in zip(items, outcomes, strict=True):
                     changed += outcome in (ingest.Outcome.CREATED, ingest.Outcome.CHANGED)
-                    if name in wanted:
-                        refreshed.add(name)
-    except sagemaker.SageMakerError as exc:
+                    if item.parsed.name in wanted and _up_to_date(item.parsed, outcome, known):
+                        refreshed.add(item.parsed.name)
+    except (sagemaker.SageMakerError, DatabaseError) as exc:
+        # The describes that follow store (or record) each job on its own.
         log.warning("Search failed on %s; describing the rest one by one: %s", source.name, exc)
     if cycle_id is not None and stored:
         SyncCycle.objects.filter(pk=cycle_id).update(described=F("described") + stored, changed=F("changed") + changed)
@@ -71,20 +74,23 @@ def _known(source: Source, names: list[str]) -> dict[str, tuple[str, datetime | 
     return known
 
 
-def _store(
-    source: Source, record: Any, known: dict[str, tuple[str, datetime | None]], *, now: datetime
-) -> tuple[str, ingest.Outcome | None]:
-    """Store one record; the outcome is None when it does not bring the job up to date."""
-    if not isinstance(record, dict):
-        return "", None
-    raw, tags = search.split_tags(record)
-    try:
-        parsed = parse_training_job(raw)
-    except MalformedResponse:
-        return "", None  # DescribeTrainingJob will try, and record the error if it is malformed too
-    outcome = ingest.store_description(source, parsed, raw, now=now, tags=tags)
+def _readable(page: list[Any]) -> list[ingest.Description]:
+    """The records of a page that parse; DescribeTrainingJob will try the others (and record why)."""
+    items = []
+    for record in page:
+        if not isinstance(record, dict):
+            continue
+        raw, tags = search.split_tags(record)
+        try:
+            items.append(ingest.Description(parse_training_job(raw), raw, tags))
+        except MalformedResponse:
+            continue
+    return items
+
+
+def _up_to_date(parsed: ParsedJob, outcome: ingest.Outcome, known: dict[str, tuple[str, datetime | None]]) -> bool:
+    """False when Search's index lags what ListTrainingJobs said: then it is described."""
+    if outcome is ingest.Outcome.STALE:
+        return False
     listed = known.get(parsed.name, ("", None))[1]
-    behind = listed is not None and (parsed.last_modified_time is None or parsed.last_modified_time < listed)
-    if outcome is ingest.Outcome.STALE or behind:
-        return parsed.name, None  # Search's index lags what ListTrainingJobs said: describe it
-    return parsed.name, outcome
+    return listed is None or (parsed.last_modified_time is not None and parsed.last_modified_time >= listed)

@@ -13,10 +13,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.db import DatabaseError
 from django.db.models import F, Q
 from django.utils import timezone
 
-from jobs import ingest, sagemaker
+from jobs import ingest, sagemaker, search_sync
 from jobs.domain.parse import (
     JobSummary,
     MalformedResponse,
@@ -116,9 +117,13 @@ def run_cycle(
         due = due.not_queued_since(now - timedelta(seconds=settings.TRAINWATCH_DESCRIBE_TIMEOUT_SECONDS))
     # Newest first: on a first import, recent jobs appear on the pages first.
     names = list(due.order_by("-creation_time").values_list("name", flat=True))
+    say(f"{source.name}: listed {cycle.listed} changed job(s) in {cycle.list_pages} page(s); {len(names)} due")
+    if names and settings.TRAINWATCH_SEARCH:
+        refreshed = search_sync.refresh_by_search(source, names, cycle_id=cycle.pk, now=now)
+        names = [name for name in names if name not in refreshed]
+        say(f"  {len(refreshed)} brought up to date by Search; describing {len(names)}")
     cycle.queued = len(names)
     cycle.save(update_fields=["queued"])
-    say(f"{source.name}: listed {cycle.listed} changed job(s) in {cycle.list_pages} page(s); describing {len(names)}")
     if dispatch is not None:
         _mark_queued(source, names, now)
         dispatch(cycle, names)
@@ -233,15 +238,35 @@ def describe_chunk(
         items.append(ingest.Description(parsed, raw, tags))
     if not items:
         return out
-    outcomes = ingest.store_descriptions(source, items, now=timezone.now())
+    outcomes = _store(source, stored, items, cycle_id=cycle_id)
     for name, outcome in zip(stored, outcomes, strict=True):
-        out.results[name] = DescribeResult(outcome)
+        out.results[name] = DescribeResult(outcome, "" if outcome is not None else "the database refused it")
     if cycle_id is not None:
         changed = sum(1 for o in outcomes if o in (ingest.Outcome.CREATED, ingest.Outcome.CHANGED))
+        described = sum(1 for o in outcomes if o is not None)
         SyncCycle.objects.filter(pk=cycle_id).update(
-            described=F("described") + len(items), changed=F("changed") + changed
+            described=F("described") + described, changed=F("changed") + changed
         )
     return out
+
+
+def _store(
+    source: Source, names: list[str], items: list[ingest.Description], *, cycle_id: int | None
+) -> list[ingest.Outcome | None]:
+    """Store a chunk in one transaction; if the database refuses it, job by job.
+
+    One row the database will not take (a value past a column's limits, say)
+    must not cost the rest of the chunk: that job is recorded as an error, its
+    stored row stays as it was, and the others are stored.
+    """
+    try:
+        return list(ingest.store_descriptions(source, items, now=timezone.now()))
+    except DatabaseError as exc:
+        if len(items) == 1:
+            log.exception("storing %s failed", names[0])
+            record_error(source, cycle_id, names[0], "unexpected", f"the database refused it: {exc}")
+            return [None]
+    return [_store(source, [name], [item], cycle_id=cycle_id)[0] for name, item in zip(names, items, strict=True)]
 
 
 def _error_kind(code: str) -> str:

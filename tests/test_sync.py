@@ -3,6 +3,7 @@
 from unittest import mock
 
 import pytest
+from django.db import DataError
 
 from jobs import ingest, sagemaker, sync
 from jobs.models import SyncCycle, SyncError, TrainingJob
@@ -94,3 +95,30 @@ def test_the_inline_cycle_stores_each_chunk_in_one_call(source, aws, monkeypatch
     cycle.refresh_from_db()
     assert (cycle.described, cycle.changed) == (7, 7)
     assert TrainingJob.objects.count() == 7
+
+
+def test_a_row_the_database_refuses_costs_only_that_job(source, aws, monkeypatch):
+    names = ["a", "poison", "b"]
+    for name in names:
+        aws[name] = describe_response(name)
+    sync.describe_chunk(source, ["poison"], cycle_id=None)
+    before = TrainingJob.objects.values().get(name="poison")
+    aws["poison"] = describe_response("poison", status="Failed")
+    real = ingest.store_descriptions
+
+    def refuse_poison(source, items, *, now):
+        if any(item.parsed.name == "poison" for item in items):
+            raise DataError("value too long for type character varying(63)")
+        return real(source, items, now=now)
+
+    monkeypatch.setattr(ingest, "store_descriptions", refuse_poison)
+    cycle = SyncCycle.objects.create(source=source)
+
+    chunk = sync.describe_chunk(source, names, cycle_id=cycle.pk)
+
+    assert chunk.results["a"].outcome == chunk.results["b"].outcome == ingest.Outcome.CREATED
+    assert chunk.results["poison"].outcome is None and chunk.results["poison"].error
+    assert TrainingJob.objects.values().get(name="poison") == before
+    assert SyncError.objects.get().job_name == "poison" and SyncError.objects.get().kind == "unexpected"
+    cycle.refresh_from_db()
+    assert (cycle.described, cycle.errors) == (2, 1)

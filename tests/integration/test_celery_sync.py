@@ -102,6 +102,7 @@ def test_describe_retries_through_throttling_and_server_errors(
     sm_client, default_source_env, celery_worker, status, code, settings
 ):
     settings.AWS_MAX_ATTEMPTS = 1
+    settings.TRAINWATCH_SEARCH = False  # the describe path, which is what retries
     sagemaker.reset_clients()
     create_job(sm_client, "retry-me")
     faults = _inject(default_source_env, status, code, times=2)

@@ -45,6 +45,69 @@ def make_failed(moto_jobs, name: str, at: datetime, reason: str) -> None:
     job.last_modified_time = naive_utc(at)
 
 
+@pytest.fixture(autouse=True)
+def describe_path(settings):
+    """These tests follow the DescribeTrainingJob path; Search has its own below."""
+    settings.TRAINWATCH_SEARCH = False
+
+
+def _stored() -> dict[str, tuple]:
+    return {
+        job.name: (
+            job.status,
+            job.secondary_status,
+            job.instance_count,
+            job.tags,
+            job.hyperparameters,
+            job.billable_seconds,
+            [(t.status, t.start_time) for t in job.transitions.all()],
+            sorted((m.name, m.value) for m in job.metrics.all()),
+        )
+        for job in TrainingJob.objects.prefetch_related("transitions", "metrics")
+    }
+
+
+def test_search_imports_what_describe_would_in_fewer_calls(moto_source, sm_client, aws_calls, settings):
+    for i in range(12):
+        create_job(sm_client, f"job-{i:02d}", instance_count=2, tags={"team": "vision", "project": f"p{i % 3}"})
+    sync.run_cycle(moto_source)
+    described = _stored()
+    TrainingJob.objects.all().delete()
+    Source.objects.filter(pk=moto_source.pk).update(list_cursor=None)
+    moto_source.refresh_from_db()
+    aws_calls.clear()
+
+    settings.TRAINWATCH_SEARCH = True
+    cycle = sync.run_cycle(moto_source)
+
+    assert _stored() == described
+    # moto ignores Operator "Or" (AWS does not): the names Search did not
+    # return were described one by one, which is what must happen then.
+    assert aws_calls["Search"] == 1 and aws_calls["DescribeTrainingJob"] == 12
+    assert cycle.described == 12
+
+
+def test_running_jobs_are_refreshed_by_status_search(moto_source, sm_client, moto_jobs, aws_calls, settings):
+    settings.TRAINWATCH_SEARCH = True
+    create_job(sm_client, "done")
+    started = datetime.now(UTC) - timedelta(minutes=30)
+    for name in ("run-a", "run-b"):
+        create_job(sm_client, name, instance_count=2, tags={"team": "nlp"})
+        make_running(moto_jobs, name, started)
+    sync.run_cycle(moto_source)
+    aws_calls.clear()
+    moto_jobs["run-a"].secondary_status = "Uploading"
+    moto_jobs["run-a"].last_modified_time = naive_utc(datetime.now(UTC))
+
+    cycle = sync.run_cycle(moto_source)
+
+    assert aws_calls["Search"] == 1
+    assert aws_calls["DescribeTrainingJob"] == 0 and aws_calls["ListTags"] == 0
+    assert cycle.queued == 0 and cycle.described == 2
+    assert TrainingJob.objects.get(name="run-a").secondary_status == "Uploading"
+    assert TrainingJob.objects.get(name="run-b").tags == {"team": "nlp"}
+
+
 def test_first_cycle_imports_every_job_with_detail(moto_source, sm_client, moto_jobs, aws_calls):
     for i in range(12):
         create_job(sm_client, f"job-{i:02d}", instance_count=2, tags={"team": "vision", "project": f"p{i % 3}"})
