@@ -38,6 +38,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--interval", type=float, default=60, help="simulated seconds between cycles")
     parser.add_argument("--sample", type=int, default=300, help="describes timed for the describe-everything estimate")
     parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument(
+        "--no-search", action="store_true", help="describe every due job (TRAINWATCH_SEARCH=0), no Search calls"
+    )
     parser.add_argument("--db", default="sync.sqlite3")
     parser.add_argument("--output")
     args = parser.parse_args(argv)
@@ -46,6 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "bench")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "bench")
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    os.environ["TRAINWATCH_SEARCH"] = "0" if args.no_search else "1"
     _setup.setup(args.db, fresh=True)
     from django.db import connection
     from django.utils import timezone
@@ -116,6 +120,7 @@ def main(argv: list[str] | None = None) -> int:
             "list": calls["ListTrainingJobs"],
             "describe": calls["DescribeTrainingJob"],
             "tags": calls["ListTags"],
+            "search": calls["Search"],
             "total": stats["requests"],
             "seconds": seconds,
             "due_query_ms": due_ms,
@@ -124,7 +129,8 @@ def main(argv: list[str] | None = None) -> int:
         rows.append(row)
         print(
             f"  cycle {k + 1}: known {row['known']:,}, running {row['running']}, changed {changed} ({new} new); "
-            f"calls list {row['list']} + describe {row['describe']} + tags {row['tags']} = {row['total']} "
+            f"calls list {row['list']} + search {row['search']} + describe {row['describe']} + tags {row['tags']} "
+            f"= {row['total']} "
             f"in {seconds:.2f} s (due query {due_ms:.0f} ms, errors {cycle.errors})"
         )
 
@@ -144,13 +150,15 @@ def main(argv: list[str] | None = None) -> int:
     everything_calls = known_jobs + math.ceil(known_jobs / 100)
     total = median("total")
     bound = median("running") + median("changed") + median("list")
-    summary = Summary("sync", meta={"jobs": args.jobs, "interval_s": args.interval, "cycles": rows})
+    meta = {"jobs": args.jobs, "interval_s": args.interval, "search": not args.no_search, "cycles": rows}
+    summary = Summary("sync", meta=meta)
     summary.add("sync.known_jobs", known_jobs, "jobs")
     summary.add("sync.running_jobs", median("running"), "jobs", note="median over the measured cycles")
     summary.add("sync.changed_jobs", median("changed"), "jobs", note=f"LastModifiedTime moved in {args.interval:g} s")
     summary.add("sync.calls.list", median("list"), "calls")
     summary.add("sync.calls.describe", median("describe"), "calls")
     summary.add("sync.calls.list_tags", median("tags"), "calls")
+    summary.add("sync.calls.search", median("search"), "calls", note="100 records a page, tags included")
     summary.add(
         "sync.calls.total",
         total,
