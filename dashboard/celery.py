@@ -21,3 +21,10 @@ def _schedule_sync(sender: Celery, **kwargs: object) -> None:
         name="sync all sources",
         expires=max(interval - 1, 1),
     )
+    # SQLite's planner statistics, without which its indexes go unused at scale.
+    sender.add_periodic_task(
+        3600.0,
+        sender.signature("jobs.tasks.optimize_database"),
+        name="optimize the database",
+        expires=3000,
+    )

@@ -60,6 +60,19 @@ class Source(models.Model):
         return f"{self.name} ({self.region})" if self.region else self.name
 
 
+NEVER_DESCRIBED = Q(described_at__isnull=True)
+CHANGED_SINCE_DESCRIBE = Q(last_modified_time__gt=models.F("described_last_modified_time"))
+
+
+def _not_terminal() -> Q:
+    """Every status but the terminal ones, as ranges between them (see ``running``)."""
+    bounds = sorted(TERMINAL)
+    between = Q(status__lt=bounds[0]) | Q(status__gt=bounds[-1])
+    for low, high in pairwise(bounds):
+        between |= Q(status__gt=low, status__lt=high)
+    return between
+
+
 class TrainingJobQuerySet(models.QuerySet):
     def running(self) -> TrainingJobQuerySet:
         """Every status but the terminal ones, unknown ones included.
@@ -68,11 +81,7 @@ class TrainingJobQuerySet(models.QuerySet):
         IN: the same rows, but each range is a search on the status index,
         where NOT IN made SQLite read all 100,000 jobs to find 500.
         """
-        bounds = sorted(TERMINAL)
-        between = Q(status__lt=bounds[0]) | Q(status__gt=bounds[-1])
-        for low, high in pairwise(bounds):
-            between |= Q(status__gt=low, status__lt=high)
-        return self.filter(between)
+        return self.filter(_not_terminal())
 
     def terminal(self) -> TrainingJobQuerySet:
         return self.filter(status__in=TERMINAL)
@@ -83,11 +92,12 @@ class TrainingJobQuerySet(models.QuerySet):
         Never described, listed as changed since the last describe, or still
         running (elapsed time, phases and metrics move without notice).
         """
-        return self.filter(
-            Q(described_at__isnull=True)
-            | Q(last_modified_time__gt=models.F("described_last_modified_time"))
-            | ~Q(status__in=TERMINAL)
-        )
+        # Each term is an index search (SQLite's multi-index OR, PostgreSQL's
+        # BitmapOr): two small partial indexes and the status ranges. Ordering
+        # the result in SQL would make SQLite walk a creation-time index over
+        # every job instead (576 ms at 100,000 jobs, against 1-3 ms), so the
+        # default ordering is dropped: sort the result in Python.
+        return self.filter(NEVER_DESCRIBED | CHANGED_SINCE_DESCRIBE | _not_terminal()).order_by()
 
     def not_queued_since(self, moment: datetime) -> TrainingJobQuerySet:
         """Jobs with no describe task in flight: none queued, done, or queued before ``moment`` (lost)."""
@@ -191,8 +201,12 @@ class TrainingJob(models.Model):
             # moment; with this one all three OR terms are index range scans.
             models.Index(fields=["last_modified_time"], name="job_modified_idx"),
             models.Index(fields=["-training_end_time"], name="job_end_idx"),
-            # Sync: which jobs of a source still need describing.
+            # Sync: which jobs of a source still need describing (needing_describe):
+            # running ones by status, and the few never described or changed
+            # since their describe, each in a partial index of its own.
             models.Index(fields=["source", "status"], name="job_source_status_idx"),
+            models.Index(fields=["source"], condition=NEVER_DESCRIBED, name="job_never_described_idx"),
+            models.Index(fields=["source"], condition=CHANGED_SINCE_DESCRIBE, name="job_changed_idx"),
         ]
 
     def __str__(self) -> str:

@@ -116,7 +116,9 @@ def run_cycle(
         # queue it again only once it is overdue, so a backlog never snowballs.
         due = due.not_queued_since(now - timedelta(seconds=settings.TRAINWATCH_DESCRIBE_TIMEOUT_SECONDS))
     # Newest first: on a first import, recent jobs appear on the pages first.
-    names = list(due.order_by("-creation_time").values_list("name", flat=True))
+    # Sorted here: see needing_describe.
+    rows = sorted(due.values_list("creation_time", "name"), reverse=True)
+    names = [name for _, name in rows]
     say(f"{source.name}: listed {cycle.listed} changed job(s) in {cycle.list_pages} page(s); {len(names)} due")
     if names and settings.TRAINWATCH_SEARCH:
         refreshed = search_sync.refresh_by_search(source, names, cycle_id=cycle.pk, now=now)

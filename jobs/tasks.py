@@ -7,7 +7,7 @@ from celery.utils.time import get_exponential_backoff_interval
 from django.conf import settings
 from django.utils import timezone
 
-from jobs import sync
+from jobs import maintenance, sync
 from jobs.models import Source, SyncCycle
 from jobs.sources import ensure_configured_sources
 
@@ -62,3 +62,10 @@ def describe_jobs(self: Task, source_id: int, names: list[str], cycle_id: int | 
 def describe_job(source_id: int, name: str, cycle_id: int | None = None) -> None:
     """One name, as queued before describes went in chunks: passed on to describe_jobs."""
     describe_jobs.delay(source_id, [name], cycle_id)
+
+
+@shared_task
+def optimize_database() -> str:
+    """Hourly (beat): refresh the database's planner statistics."""
+    maintenance.optimize_database()
+    return "optimized"
