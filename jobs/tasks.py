@@ -59,12 +59,6 @@ def describe_jobs(self: Task, source_id: int, names: list[str], cycle_id: int | 
 
 
 @shared_task
-def describe_job(source_id: int, name: str, cycle_id: int | None = None) -> None:
-    """One name, as queued before describes went in chunks: passed on to describe_jobs."""
-    describe_jobs.delay(source_id, [name], cycle_id)
-
-
-@shared_task
 def optimize_database() -> str:
     """Hourly (beat): refresh the database's planner statistics."""
     maintenance.optimize_database()
