@@ -304,8 +304,11 @@ def _lock_and_insert(
 def _insert_jobs(source: Source, new: list[tuple[str, _Pending]], now: datetime) -> dict[str, int]:
     """One executemany INSERT with every column (no INSERT then UPDATE), then the new ids."""
     rows = []
+    # Shared by the rows: a default is only read, to be adapted.
+    defaults = {f.name: f.get_default() for f in _INSERTED_FIELDS}
     for arn, pending in new:
         values = {
+            **defaults,
             **pending.fields,
             "source": source.pk,
             "arn": arn,
@@ -316,9 +319,6 @@ def _insert_jobs(source: Source, new: list[tuple[str, _Pending]], now: datetime)
         }
         if pending.tags is not None:
             values.update(tags=pending.tags, tags_fetched_at=now)
-        for f in _INSERTED_FIELDS:
-            if f.name not in values:
-                values[f.name] = f.get_default()
         rows.append(_values(values, _INSERTED))
     _execute_many(TrainingJob, _insert_sql(TrainingJob, _INSERTED), _INSERTED, rows)
     return dict(TrainingJob.objects.filter(arn__in=[arn for arn, _ in new]).values_list("arn", "id"))
@@ -446,8 +446,16 @@ def _update_sql(names: Sequence[str]) -> str:
 def _execute_many(model: type[models.Model], sql: str, names: Sequence[str], rows: Iterable[tuple[Any, ...]]) -> None:
     """One executemany of ``sql``; bulk_create would build a model instance per row and compile SQL anew."""
     conn = connections[DEFAULT_DB_ALIAS]
-    prepare = [_preparer(model._meta.get_field(name), conn) for name in names]
-    params = [tuple(p(v) for p, v in zip(prepare, row, strict=True)) for row in rows]
+    fields = [model._meta.get_field(name) for name in names]
+    prepare = [_preparer(f, conn) for f in fields]
+    # A call per value was most of the cost: a plain column's value of a plain type is checked inline.
+    plain = [_is_plain(f) for f in fields]
+    params = [
+        tuple(
+            [v if is_plain and type(v) in _PLAIN else p(v) for is_plain, p, v in zip(plain, prepare, row, strict=True)]
+        )
+        for row in rows
+    ]
     if params:
         with conn.cursor() as cursor:
             cursor.executemany(sql, params)
@@ -467,18 +475,26 @@ def _preparer(field: models.Field, conn: BaseDatabaseWrapper) -> Callable[[Any],
     save = field.get_db_prep_save
     if isinstance(field, models.DateTimeField):
         if conn.vendor == "sqlite" and settings.USE_TZ:
-            # What the SQLite backend's adapter does to an aware datetime, minus its checks.
+            # What the SQLite backend's adapter does to an aware datetime, minus its checks;
+            # parsed times are already in the database's zone (UTC), so one isoformat does.
             tz = conn.timezone
-            return lambda v: (
-                str(v.astimezone(tz).replace(tzinfo=None))
-                if type(v) is datetime and v.tzinfo is not None
-                else save(v, conn)
-            )
+
+            def sqlite_time(v: Any) -> Any:
+                if type(v) is not datetime or v.tzinfo is None:
+                    return save(v, conn)
+                if v.tzinfo is tz:
+                    return v.isoformat(" ")[:-6]  # str() of the naive time, without "+00:00"
+                return str(v.astimezone(tz).replace(tzinfo=None))
+
+            return sqlite_time
         adapt = conn.ops.adapt_datetimefield_value
         return lambda v: save(v, conn) if v is not None and (type(v) is not datetime or v.tzinfo is None) else adapt(v)
-    if isinstance(field, models.JSONField) or field.get_internal_type() not in _PLAIN_COLUMNS:
-        return lambda v: save(v, conn)
-    return lambda v: v if type(v) in _PLAIN else save(v, conn)
+    return lambda v: save(v, conn)
+
+
+def _is_plain(field: models.Field) -> bool:
+    """A column whose str/int/float/bool/None values need no adapting."""
+    return not isinstance(field, models.JSONField) and field.get_internal_type() in _PLAIN_COLUMNS
 
 
 _PLAIN_COLUMNS = frozenset(

@@ -2,7 +2,7 @@
 
 import re
 import threading
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from django.db import connection
@@ -41,6 +41,44 @@ def test_first_store_creates_job_with_transitions_metrics_and_tags(source):
     assert list(job.tag_rows.values_list("key", "value")) == [("team", "nlp")]
     assert job.raw["TrainingJobName"] == "job-1"
     assert "ResponseMetadata" not in job.raw
+
+
+def test_raw_json_is_stored_as_the_cleaned_response_serialised(source):
+    raw = finished("hostile")
+    raw.update(FailureReason="nul\x00byte \ud800 🚀", HyperParameters={"k\x00": "v\x00"}, ResponseMetadata={"x": 1})
+    raw["FinalMetricDataList"][0]["Value"] = float("nan")
+    store(source, raw)
+    expected = ingest._jsonable(raw)
+    job = TrainingJob.objects.get()
+    assert job.raw == expected
+    if connection.vendor == "sqlite":
+        # Byte for byte what Django's JSONField wrote when handed the cleaned dict.
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT raw FROM jobs_trainingjob WHERE id = %s", [job.id])
+            assert cursor.fetchone()[0] == TrainingJob._meta.get_field("raw").get_db_prep_save(expected, connection)
+    # Unchanged on a second store: the stored copy compares equal to the new text.
+    assert store(source, raw) == ingest.Outcome.UNCHANGED
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        T0,
+        T0.replace(microsecond=123456),
+        T0.astimezone(timezone.get_fixed_timezone(330)),
+        datetime(2026, 1, 1, 12, 0),  # naive: Django's own path (and its warning)
+        None,
+    ],
+)
+@pytest.mark.filterwarnings("ignore:DateTimeField .* received a naive datetime:RuntimeWarning")
+def test_shortcut_adapters_give_what_the_field_would(value):
+    for name in ("creation_time", "name", "instance_count", "raw"):
+        field = TrainingJob._meta.get_field(name)
+        if name != "creation_time" and value is not None:
+            continue
+        expected = field.get_db_prep_save(value, connection)
+        shortcut = ingest._preparer(field, connection)(value)
+        assert (str(shortcut), type(shortcut)) == (str(expected), type(expected))
 
 
 def test_same_response_twice_is_unchanged(source):

@@ -56,10 +56,8 @@ def clean_text(value: str) -> str:
 
 def _json_time(value: datetime) -> str:
     """ISO 8601 as Django's JSON encoder writes it: milliseconds, "Z" for UTC."""
-    text = value.isoformat()
-    if value.microsecond:
-        text = text[:23] + text[26:]
-    return text.removesuffix("+00:00") + "Z" if text.endswith("+00:00") else text
+    text = value.isoformat(timespec="milliseconds") if value.microsecond else value.isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
 def clean_json(value: Any) -> Any:
@@ -80,6 +78,8 @@ def clean_json(value: Any) -> Any:
             if leaf is str:
                 if not v.isascii() or "\x00" in v:
                     v = clean_text(v)
+            elif leaf is datetime:
+                v = _json_time(v)  # a response's second most common leaf
             elif leaf is not int and leaf is not bool and v is not None:
                 v = clean_json(v)
             out[k] = v
