@@ -6,8 +6,11 @@
 
 Each response goes through the real path the sync uses: ``parse_training_job``,
 then ``ingest.store_descriptions`` for every ``--batch`` responses (one
-transaction per batch, tags included, as a first describe has them; the
-default is the sync's chunk). Building the responses is not timed. RSS is
+transaction per batch, tags included, as a first describe has them). The
+default is the sync's describe chunk, 25. Search stores up to 100 per call
+(running jobs, found by status) and up to 20 (jobs looked up by name): run
+``--batch 100`` and ``--batch 20`` for those and report them beside the
+default, not instead of it. Building the responses is not timed. RSS is
 sampled every 10,000 jobs to show that memory stays flat; ``--tracemalloc``
 adds Python-heap figures (and slows it down). Then ``--single`` more jobs
 are stored one transaction each (``store_description``, the figure before
@@ -26,6 +29,17 @@ import tracemalloc
 from bench import _setup
 
 SAMPLE_EVERY = 10_000
+
+
+def path_of(batch: int, describe_chunk: int) -> str:
+    """Which of the sync's writes stores ``batch`` responses per transaction."""
+    if batch == describe_chunk:
+        return "the describe path's chunk"
+    if batch == 100:
+        return "a full Search page: running jobs, by status"
+    if batch == 20:
+        return "a Search page of jobs looked up by name"
+    return "no path of the sync"
 
 
 def rss_mb() -> float:
@@ -63,7 +77,10 @@ def main(argv: list[str] | None = None) -> int:
     generator = Generator(total, now=now, running=min(500, total // 10))
     if args.tracemalloc:
         tracemalloc.start()
-    print(f"ingesting {args.jobs:,} jobs into {connection.vendor}, {batch} per store_descriptions transaction")
+    print(
+        f"ingesting {args.jobs:,} jobs into {connection.vendor}, {batch} per store_descriptions transaction"
+        f" ({path_of(batch, sync.DESCRIBE_CHUNK)})"
+    )
     samples: list[tuple[int, float, float, float]] = []  # (jobs, rss MB, traced MB, rate in the window)
     stored = 0.0  # seconds inside parse + store
     cpu = 0.0  # this process's CPU seconds in the same spans (the machine may be shared)
@@ -130,7 +147,13 @@ def main(argv: list[str] | None = None) -> int:
     growth = rss[-1] - rss[0] if len(rss) > 1 else 0.0
     summary = Summary(
         "ingest",
-        meta={"jobs": done, "jobs_asked": args.jobs, "batch": batch, "base_rss_mb": round(base_rss, 1)},
+        meta={
+            "jobs": done,
+            "jobs_asked": args.jobs,
+            "batch": batch,
+            "path": path_of(batch, sync.DESCRIBE_CHUNK),
+            "base_rss_mb": round(base_rss, 1),
+        },
     )
     target = 1000.0 if connection.vendor == "sqlite" else None
     summary.add(
@@ -139,7 +162,8 @@ def main(argv: list[str] | None = None) -> int:
         "jobs/s",
         target=target,
         better="higher",
-        note=f"parse_training_job + store_descriptions (with tags), {batch} per transaction",
+        note=f"parse_training_job + store_descriptions (with tags), {batch} per transaction"
+        f" ({path_of(batch, sync.DESCRIBE_CHUNK)})",
     )
     summary.add(
         "ingest.new.cpu_ms_per_job",
