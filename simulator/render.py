@@ -14,7 +14,7 @@ from typing import Any
 
 from . import texts
 from .population import Event, JobPlan, Population
-from .rand import key
+from .rand import key3
 from .timeline import State, billing
 
 GPU_TYPES = frozenset(t for t, _, gpu in texts.INSTANCE_TYPES if gpu)
@@ -33,7 +33,7 @@ class Renderer:
     # --- static configuration ------------------------------------------------
     def _static(self, i: int) -> dict[str, Any]:
         plan = self.population.plan(i)
-        rng = Random(key(self.population.seed, i, 8))
+        rng = Random(key3(self.population.seed, i, 8))
         team = rng.choice(texts.TEAMS)
         project = rng.choice(texts.PROJECTS)
         bucket = rng.choice(texts.BUCKETS)
@@ -59,7 +59,10 @@ class Renderer:
             channels.append(_channel("validation", bucket, project, False, rng))
 
         resource: dict[str, Any] = {}
-        if plan.instance_groups:
+        if plan.preferences:
+            if plan.preferences[0][1] is None:
+                resource["InstanceCount"] = plan.instance_count
+        elif plan.instance_groups:
             resource["InstanceGroups"] = [
                 {"InstanceType": t, "InstanceCount": c, "InstanceGroupName": g} for g, t, c in plan.instance_groups
             ]
@@ -69,6 +72,11 @@ class Renderer:
         resource["VolumeSizeInGB"] = rng.choice((30, 50, 100, 500))
         if plan.keep_alive:
             resource["KeepAlivePeriodInSeconds"] = plan.keep_alive
+        if plan.preferences:
+            resource["InstancePreferences"] = [
+                {"InstanceType": t} if c is None else {"InstanceType": t, "InstanceCount": c}
+                for t, c in plan.preferences
+            ]
 
         stopping: dict[str, Any] = {"MaxRuntimeInSeconds": plan.max_runtime}
         if plan.max_wait:
@@ -116,6 +124,17 @@ class Renderer:
             d["RetryStrategy"] = {"MaximumRetryAttempts": plan.retry_attempts}
         if rng.random() < 0.3:
             d["Environment"] = {"PROJECT": project, "LOG_LEVEL": rng.choice(("INFO", "DEBUG"))}
+        if plan.warm_from is not None:
+            # A warm pool is reused only by a job that matches it: same image, role, network and resources.
+            owner = self.static(plan.warm_from)
+            for member in _WARM_MATCH:
+                if member in owner["describe"]:
+                    d[member] = owner["describe"][member]
+                else:
+                    d.pop(member, None)
+            owner_team = next(tag["Value"] for tag in owner["tags"] if tag["Key"] == "team")
+            tags[0] = {"Key": "team", "Value": owner_team}
+            role, image = d["RoleArn"], d["AlgorithmSpecification"].get("TrainingImage", image)
         return {
             "describe": d,
             "tags": tags,
@@ -186,11 +205,15 @@ class Renderer:
         d["SecondaryStatus"] = state.secondary
         if state.status == "Failed" and static["failure"]:
             d["FailureReason"] = static["failure"]
+        if plan.preferences and any(e.status == "PreparingTrainingStack" for e in events[: state.visible]):
+            # SageMaker reports its pick once instances are up; the job is billed for that type and count.
+            d["ResourceConfig"] = {
+                **d["ResourceConfig"],
+                "SelectedInstanceType": plan.instance_type,
+                "SelectedInstanceCount": plan.instance_count,
+            }
         if state.warm_pool:
-            pool: dict[str, Any] = {"Status": state.warm_pool}
-            if state.warm_pool == "Terminated":
-                pool["ResourceRetainedBillableTimeInSeconds"] = plan.keep_alive
-            d["WarmPoolStatus"] = pool
+            d["WarmPoolStatus"] = self._pool(plan, state)
         d["CreationTime"] = plan.creation
         if state.training_start is not None:
             d["TrainingStartTime"] = state.training_start
@@ -220,12 +243,30 @@ class Renderer:
         s["TrainingJobStatus"] = state.status
         s["SecondaryStatus"] = state.secondary
         if state.warm_pool:
-            s["WarmPoolStatus"] = {"Status": state.warm_pool}
+            s["WarmPoolStatus"] = self._pool(plan, state)
         return s
+
+    def _pool(self, plan: JobPlan, state: State) -> dict[str, Any]:
+        pool: dict[str, Any] = {"Status": state.warm_pool}
+        if state.pool_billable is not None:
+            pool["ResourceRetainedBillableTimeInSeconds"] = state.pool_billable
+        if state.warm_pool == "Reused" and plan.reused_by is not None:
+            pool["ReusedByJob"] = self.population.name(plan.reused_by)
+        return pool
 
     def tags(self, i: int) -> list[dict[str, str]]:
         return [dict(t) for t in self.static(i)["tags"]]
 
+
+# What a job must share with a warm pool to reuse it.
+_WARM_MATCH = (
+    "AlgorithmSpecification",
+    "RoleArn",
+    "ResourceConfig",
+    "VpcConfig",
+    "EnableNetworkIsolation",
+    "EnableInterContainerTrafficEncryption",
+)
 
 # Members in the order botocore's model lists them, so responses read like AWS's.
 _ORDER = (

@@ -23,6 +23,15 @@ INSTANCE_TYPES: tuple[tuple[str, int, bool], ...] = (
     ("ml.trn1.32xlarge", 2, True),
 )
 
+# InstancePreferences lists in priority order: either every entry has its own count (equivalent
+# compute on each type) or none has, and ResourceConfig.InstanceCount applies to the one selected.
+PREFERENCE_LADDERS: tuple[tuple[tuple[str, int | None], ...], ...] = (
+    (("ml.p5.48xlarge", 1), ("ml.p4d.24xlarge", 2), ("ml.g5.12xlarge", 8)),
+    (("ml.p4d.24xlarge", 1), ("ml.p3.16xlarge", 2)),
+    (("ml.g5.2xlarge", None), ("ml.g4dn.xlarge", None), ("ml.p3.2xlarge", None)),
+    (("ml.c5.2xlarge", None), ("ml.m5.4xlarge", None), ("ml.m5.xlarge", None)),
+)
+
 # family -> (name prefix, image template or None for built-in algorithm, metrics)
 FAMILIES: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "pytorch": (
@@ -75,6 +84,11 @@ MSG = {
     "Pending": "Waiting for capacity to become available",
     "LaunchingMLInstances": "Launching requested ML instances",
     "LaunchingMLInstancesRetry": "Insufficient capacity error from EC2 while launching instances, retrying!",
+    "LaunchingMLInstancesNextPreference": (
+        "Insufficient capacity error from EC2 for {itype}, launching the next instance type in InstancePreferences"
+    ),
+    "SpotCapacityWait": "Waiting for spot capacity to launch the requested ML instances",
+    "StartingWarmPool": "Reusing instances from a matching warm pool",
     "PreparingTrainingStack": "Preparing the training stack",
     "Downloading": "Downloading input data",
     "DownloadingTrainingImage": "Downloading the training image",
@@ -87,6 +101,7 @@ MSG = {
     "Interrupted": "Training job interrupted due to spot capacity reclaim. Waiting for spot capacity",
     "Restarting": "Restarting the training job after an internal server error",
     "MaxRuntimeExceeded": "Training job runtime exceeded MaxRuntimeInSeconds provided",
+    "MaxWaitTimeExceeded": "Training job wait time exceeded MaxWaitTimeInSeconds provided",
     "Failed": "Training job failed",
 }
 

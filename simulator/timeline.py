@@ -56,7 +56,8 @@ class State(NamedTuple):
     visible: int  # number of visible transitions
     training_start: float | None
     training_end: float | None  # only once terminal and training had started
-    warm_pool: str | None  # Available | Terminated
+    warm_pool: str | None  # InUse | Available | Reused | Terminated
+    pool_billable: int | None  # ResourceRetainedBillableTimeInSeconds once the pool is gone
     settled_at: float  # nothing changes after this time
 
 
@@ -71,17 +72,34 @@ def state_at(plan: JobPlan, events: tuple[Event, ...], t: float) -> State:
     settled_at = terminal_at
     training_end = None
     warm_pool = None
+    pool_billable = None
     if status in TERMINAL:
         if training_start is not None:
             training_end = current.start
         if plan.keep_alive and status == "Completed":
-            settled_at = terminal_at + plan.keep_alive
+            # The pool waits KeepAlivePeriodInSeconds for a matching job; moving to one ends it here.
+            settled_at = plan.reuse_at if plan.reuse_at is not None else terminal_at + plan.keep_alive
             if t >= settled_at:
-                warm_pool = "Terminated"
+                warm_pool = "Reused" if plan.reuse_at is not None else "Terminated"
+                pool_billable = round(settled_at - terminal_at)
                 last_modified = settled_at
             else:
                 warm_pool = "Available"
-    return State(status, current.status, last_modified, visible, training_start, training_end, warm_pool, settled_at)
+        elif plan.warm_from is not None:
+            warm_pool, pool_billable = "Terminated", 0  # a job that did not complete leaves no pool
+    elif plan.warm_from is not None:
+        warm_pool = "InUse"
+    return State(
+        status,
+        current.status,
+        last_modified,
+        visible,
+        training_start,
+        training_end,
+        warm_pool,
+        pool_billable,
+        settled_at,
+    )
 
 
 def billing(plan: JobPlan, events: tuple[Event, ...], state: State) -> tuple[int, int] | None:
@@ -92,9 +110,11 @@ def billing(plan: JobPlan, events: tuple[Event, ...], state: State) -> tuple[int
     if not plan.spot:
         return training, training
     # Managed spot bills only while instances ran, at the spot discount.
+    # Stopping after an interruption (MaxWaitTimeExceeded, or a stop while waiting) runs nothing either.
     running = 0.0
     for k, e in enumerate(events[: state.visible - 1]):
-        if e.start >= state.training_start and e.status != "Interrupted":
+        idle = e.status == "Interrupted" or (e.status == "Stopping" and k > 0 and events[k - 1].status == "Interrupted")
+        if e.start >= state.training_start and not idle:
             running += events[k + 1].start - e.start
     billable = max(1, round(running * plan.spot_ratio))
     return training, min(billable, max(1, training - 1))
