@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from itertools import pairwise
+from typing import Any
 
 from django.db import models
 from django.db.models import Q
@@ -237,6 +238,26 @@ class TrainingJob(models.Model):
     @property
     def warm_pool_retained_total(self) -> int | None:
         return billing.warm_pool_retained_total(self.warm_pool_retained_seconds, self.instance_count)
+
+    @property
+    def warm_pool_reused_by(self) -> str:
+        """The job that took over this job's warm pool (WarmPoolStatus.ReusedByJob), if any."""
+        pool = self.raw.get("WarmPoolStatus") if isinstance(self.raw, dict) else None
+        name = pool.get("ReusedByJob") if isinstance(pool, dict) else None
+        return name if isinstance(name, str) else ""
+
+    @property
+    def instance_preferences(self) -> list[dict[str, Any]]:
+        """ResourceConfig.InstancePreferences, in priority order: [{"instance_type", "instance_count"}]."""
+        resources = self.raw.get("ResourceConfig") if isinstance(self.raw, dict) else None
+        preferences = resources.get("InstancePreferences") if isinstance(resources, dict) else None
+        if not isinstance(preferences, list):
+            return []
+        return [
+            {"instance_type": str(p.get("InstanceType", "")), "instance_count": p.get("InstanceCount")}
+            for p in preferences
+            if isinstance(p, dict)
+        ]
 
     @property
     def region(self) -> str:

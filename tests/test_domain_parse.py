@@ -75,6 +75,30 @@ def test_instance_groups_are_summed_and_selected_count_wins():
     assert parse_training_job(selected).instance_count == 3
 
 
+def test_instance_preferences_stand_in_until_sagemaker_selects():
+    preferences = [
+        {"InstanceType": "ml.p4d.24xlarge", "InstanceCount": 2},
+        {"InstanceType": "ml.p5.48xlarge", "InstanceCount": 1},
+    ]
+    waiting = _through_stubber(
+        describe_response(ResourceConfig={"InstancePreferences": preferences, "VolumeSizeInGB": 30})
+    )
+    job = parse_training_job(waiting)
+    assert (job.instance_type, job.instance_count) == ("ml.p4d.24xlarge", 2)
+    selected = describe_response(
+        ResourceConfig={
+            "InstancePreferences": preferences,
+            "SelectedInstanceType": "ml.p5.48xlarge",
+            "SelectedInstanceCount": 1,
+            "VolumeSizeInGB": 30,
+        }
+    )
+    job = parse_training_job(_through_stubber(selected))
+    assert (job.instance_type, job.instance_count) == ("ml.p5.48xlarge", 1)
+    with pytest.raises(MalformedResponse, match="InstancePreferences"):
+        parse_training_job(describe_response(ResourceConfig={"InstancePreferences": ["ml.p5.48xlarge"]}))
+
+
 def test_timestamps_are_stored_in_utc():
     eastern = timezone(timedelta(hours=-5))
     job = parse_training_job(describe_response(created=datetime(2026, 11, 20, 7, 0, tzinfo=eastern)))

@@ -181,3 +181,25 @@ def test_constant_queries(logged_in, django_assert_num_queries, count):
     with django_assert_num_queries(6):
         response = logged_in.get(f"/jobs/{job.pk}/")
     assert len(response.context["chart"].bars) == count
+
+
+def test_instance_preferences_and_warm_pool_reuse_are_shown_escaped(logged_in):
+    job = make_job(
+        "pooled-1",
+        ResourceConfig={
+            "InstancePreferences": [
+                {"InstanceType": "ml.p4d.24xlarge", "InstanceCount": 2},
+                {"InstanceType": "ml.p5.48xlarge", "InstanceCount": 1},
+            ],
+            "SelectedInstanceType": "ml.p5.48xlarge",
+            "SelectedInstanceCount": 1,
+            "VolumeSizeInGB": 30,
+            "KeepAlivePeriodInSeconds": 1800,
+        },
+        WarmPoolStatus={"Status": "Reused", "ResourceRetainedBillableTimeInSeconds": 600, "ReusedByJob": SHORT_XSS},
+    )
+    html = logged_in.get(f"/jobs/{job.pk}/").content.decode()
+    assert "ml.p4d.24xlarge × 2, ml.p5.48xlarge × 1" in html and "(selected by SageMaker)" in html
+    assert "Reused · retained 10 min · reused by" in html
+    assert SHORT_XSS not in html
+    assert htmllib.escape(SHORT_XSS, quote=False) in html

@@ -253,13 +253,29 @@ def parse_training_job(data: Any) -> ParsedJob:
                 or 0,
             }
         )
-    instance_count = r.int_(resources, "InstanceCount", "ResourceConfig.InstanceCount", MAX_INSTANCES)
-    selected_count = r.int_(resources, "SelectedInstanceCount", "ResourceConfig.SelectedInstanceCount", MAX_INSTANCES)
     width = MAX_LENGTHS["InstanceType"]
+    # InstancePreferences: SageMaker picks the first type with capacity and
+    # reports it as Selected*; until then the first preference stands in.
+    preferences = []
+    for i, preference in enumerate(r.lst(resources, "InstancePreferences", "ResourceConfig.InstancePreferences")):
+        if not isinstance(preference, dict):
+            raise r.fail(f"ResourceConfig.InstancePreferences[{i}]", "is not an object")
+        path = f"InstancePreferences[{i}]"
+        preferences.append(
+            (
+                r.text(preference, "InstanceType", f"{path}.InstanceType", width),
+                r.int_(preference, "InstanceCount", f"{path}.InstanceCount", MAX_INSTANCES),
+            )
+        )
+    instance_count = r.int_(resources, "InstanceCount", "ResourceConfig.InstanceCount", MAX_INSTANCES)
+    if instance_count is None and preferences:
+        instance_count = preferences[0][1]
+    selected_count = r.int_(resources, "SelectedInstanceCount", "ResourceConfig.SelectedInstanceCount", MAX_INSTANCES)
     instance_type = (
         r.text(resources, "SelectedInstanceType", "ResourceConfig.SelectedInstanceType", width)
         or r.text(resources, "InstanceType", "ResourceConfig.InstanceType", width)
         or (clean_groups[0]["instance_type"][:width] if clean_groups else "")
+        or (preferences[0][0] if preferences else "")
     )
     billed_instances = instance_count_of(instance_count, [g["instance_count"] for g in clean_groups], selected_count)
     if billed_instances > MAX_INSTANCES:
