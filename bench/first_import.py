@@ -63,10 +63,7 @@ def main(argv: list[str] | None = None) -> int:
             summary.add(f"first_import.{mode}.calls", sim.stats["requests"], "calls")
             summary.add(f"first_import.{mode}.seconds", seconds, "s", note=f"{connection.vendor}, inline cycle")
             summary.add(f"first_import.{mode}.jobs_stored", stored, "jobs")
-    print()
-    summary.print_table()
-    path = summary.write(_setup.Path(args.output) if args.output else None)
-    print(f"\nsummary: {path}")
+    summary.publish(args.output)
     return 0
 
 

@@ -207,10 +207,7 @@ def main(argv: list[str] | None = None) -> int:
                 "jobs_per_s": round(window_rate),
             }
         )
-    print()
-    summary.print_table()
-    path = summary.write(_setup.Path(args.output) if args.output else None)
-    print(f"\nsummary: {path}")
+    summary.publish(args.output)
     return 0
 
 

@@ -76,6 +76,13 @@ class Summary:
     def print_table(self) -> None:
         print_results(self.results)
 
+    def publish(self, output: str | None) -> None:
+        """Print the table, then write the JSON summary (to ``output`` if given) and say where."""
+        print()
+        self.print_table()
+        path = self.write(Path(output) if output else None)
+        print(f"\nsummary: {path}")
+
 
 def print_results(results: list[Result]) -> None:
     rows = [("metric", "value", "unit", "target", "met")]

@@ -181,10 +181,7 @@ def main(argv: list[str] | None = None) -> int:
         "s",
         note="describe-everything cycle time, extrapolated from the sample",
     )
-    print()
-    summary.print_table()
-    path = summary.write(_setup.Path(args.output) if args.output else None)
-    print(f"\nsummary: {path}")
+    summary.publish(args.output)
     return 0
 
 

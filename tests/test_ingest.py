@@ -177,11 +177,7 @@ def test_two_concurrent_stores_of_one_job_leave_one_consistent_row(source):
         finally:
             connections.close_all()
 
-    threads = [threading.Thread(target=worker, args=(raw,)) for raw in responses]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    _run_together(worker, responses)
     assert errors == []
     job = TrainingJob.objects.get(name="race-1")
     assert job.status == "Completed"
@@ -315,11 +311,7 @@ def test_concurrent_batches_sharing_jobs_leave_consistent_rows(source):
         finally:
             connections.close_all()
 
-    threads = [threading.Thread(target=worker, args=(b,)) for b in batches]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    _run_together(worker, batches)
     assert errors == []
     assert TrainingJob.objects.count() == 6
     for job in TrainingJob.objects.all():
@@ -327,3 +319,12 @@ def test_concurrent_batches_sharing_jobs_leave_consistent_rows(source):
         assert [t.status for t in job.transitions.all()] == ["Starting", "Training", "Completed"]
         assert job.metrics.count() == 2
         assert list(job.tag_rows.values_list("key", "value")) == [("team", "x")]
+
+
+def _run_together(worker, arguments) -> None:
+    """One thread per argument, all started before any is joined."""
+    threads = [threading.Thread(target=worker, args=(argument,)) for argument in arguments]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
