@@ -7,10 +7,10 @@
 Each response goes through the real path the sync uses: ``parse_training_job``,
 then ``ingest.store_descriptions`` for every ``--batch`` responses (one
 transaction per batch, tags included, as a first describe has them). The
-default is the sync's describe chunk, 25. Search stores up to 100 per call
-(running jobs, found by status) and up to 20 (jobs looked up by name): run
-``--batch 100`` and ``--batch 20`` for those and report them beside the
-default, not instead of it. Building the responses is not timed. RSS is
+default is the sync's describe chunk, 20: one Search call by name, or the
+describes of what Search did not return. Search by status stores up to 100
+per call (running jobs): run ``--batch 100`` for that and report it beside
+the default, not instead of it. Building the responses is not timed. RSS is
 sampled every 10,000 jobs to show that memory stays flat; ``--tracemalloc``
 adds Python-heap figures (and slows it down). Then ``--single`` more jobs
 are stored one transaction each (``store_description``, the figure before
@@ -34,11 +34,9 @@ SAMPLE_EVERY = 10_000
 def path_of(batch: int, describe_chunk: int) -> str:
     """Which of the sync's writes stores ``batch`` responses per transaction."""
     if batch == describe_chunk:
-        return "the describe path's chunk"
+        return "a describe chunk: one Search page by name, or its describes"
     if batch == 100:
         return "a full Search page: running jobs, by status"
-    if batch == 20:
-        return "a Search page of jobs looked up by name"
     return "no path of the sync"
 
 

@@ -2,10 +2,11 @@
 
 Describing a job costs one DescribeTrainingJob and, when it changed, one
 ListTags; SageMaker's management APIs allow a few calls a second per
-account. Search brings the same fields for a page of jobs at once: all
-running jobs by status, the other due jobs 20 names a call. It only speeds
-things up: whatever it could not refresh (no permission, throttled, an index
-that lags behind, an unreadable record) is left to DescribeTrainingJob.
+account. Search brings the same fields for a page of jobs at once: the
+cycle asks for all running jobs by status, and each describe chunk for its
+jobs by name, 20 a call. It only speeds things up: whatever it could not
+refresh (no permission, throttled, an index that lags behind, an unreadable
+record) is left to DescribeTrainingJob.
 """
 
 from __future__ import annotations
@@ -27,21 +28,43 @@ log = logging.getLogger(__name__)
 _SQLITE_PARAMS = 900  # SQLite caps bound parameters per query
 
 
-def refresh_by_search(source: Source, names: list[str], *, cycle_id: int | None, now: datetime) -> set[str]:
-    """Store what Search returns for the jobs named; returns the names now up to date."""
-    if not names:
-        return set()
-    known = _known(source, names)
-    by_status = {status: 0 for status in search.RUNNING_STATUSES}
-    for status, _ in known.values():
-        if status in by_status:
-            by_status[status] += 1
-    expressions = [search.by_status(status) for status, count in by_status.items() if count]
-    others = sorted(name for name in names if known.get(name, ("", None))[0] not in by_status)
-    expressions += search.by_names(others)
+def refresh_running(
+    source: Source, names: list[str], *, cycle_id: int | None, now: datetime
+) -> dict[str, ingest.Outcome]:
+    """Search the due jobs that are running, by status: 100 a call, however many run.
 
+    What the cycle does itself; its cost is bounded by the running jobs, not
+    by the history, so a first import never holds the source's lease long.
+    """
+    if not names:
+        return {}
+    known = _known(source, names)
+    statuses = sorted({status for status, _ in known.values() if status in search.RUNNING_STATUSES})
+    return _refresh(source, [search.by_status(s) for s in statuses], names, known, cycle_id=cycle_id, now=now)
+
+
+def refresh_named(
+    source: Source, names: list[str], *, cycle_id: int | None, now: datetime
+) -> dict[str, ingest.Outcome]:
+    """Search these jobs by name, 20 a call: what each describe chunk tries first."""
+    if not names:
+        return {}
+    known = _known(source, names)
+    return _refresh(source, list(search.by_names(sorted(names))), names, known, cycle_id=cycle_id, now=now)
+
+
+def _refresh(
+    source: Source,
+    expressions: list[dict[str, Any]],
+    names: list[str],
+    known: dict[str, tuple[str, datetime | None]],
+    *,
+    cycle_id: int | None,
+    now: datetime,
+) -> dict[str, ingest.Outcome]:
+    """Store what the expressions find; returns the outcome for each of ``names`` now up to date."""
     wanted = set(names)
-    refreshed: set[str] = set()
+    refreshed: dict[str, ingest.Outcome] = {}
     stored = changed = 0
     config = sagemaker.SourceConfig.of(source)
     try:
@@ -55,7 +78,7 @@ def refresh_by_search(source: Source, names: list[str], *, cycle_id: int | None,
                 for item, outcome in zip(items, outcomes, strict=True):
                     changed += outcome in (ingest.Outcome.CREATED, ingest.Outcome.CHANGED)
                     if item.parsed.name in wanted and _up_to_date(item.parsed, outcome, known):
-                        refreshed.add(item.parsed.name)
+                        refreshed[item.parsed.name] = outcome
     except (sagemaker.SageMakerError, DatabaseError) as exc:
         # The describes that follow store (or record) each job on its own.
         log.warning("Search failed on %s; describing the rest one by one: %s", source.name, exc)

@@ -18,6 +18,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from jobs import ingest, sagemaker, search_sync
+from jobs.domain import search
 from jobs.domain.parse import (
     JobSummary,
     MalformedResponse,
@@ -33,10 +34,11 @@ log = logging.getLogger(__name__)
 Dispatch = Callable[[SyncCycle, list[str]], None]
 Progress = Callable[[str], None]
 
-# Jobs described per Celery task, and stored per transaction: one commit per
-# job was most of what storing a describe cost. Small enough that a task
-# still finishes in seconds against a throttled API.
-DESCRIBE_CHUNK = 25
+# Jobs per Celery task, and stored per transaction: one commit per job was
+# most of what storing a describe cost. As many as one Search call can name,
+# and small enough that a task still finishes in seconds against a throttled
+# API when it has to describe them one by one.
+DESCRIBE_CHUNK = search.NAMES_PER_SEARCH
 
 
 @dataclass
@@ -121,9 +123,9 @@ def run_cycle(
     names = [name for _, name in rows]
     say(f"{source.name}: listed {cycle.listed} changed job(s) in {cycle.list_pages} page(s); {len(names)} due")
     if names and settings.TRAINWATCH_SEARCH:
-        refreshed = search_sync.refresh_by_search(source, names, cycle_id=cycle.pk, now=now)
+        refreshed = search_sync.refresh_running(source, names, cycle_id=cycle.pk, now=now)
         names = [name for name in names if name not in refreshed]
-        say(f"  {len(refreshed)} brought up to date by Search; describing {len(names)}")
+        say(f"  {len(refreshed)} running job(s) brought up to date by Search; {len(names)} left")
     cycle.queued = len(names)
     cycle.save(update_fields=["queued"])
     if dispatch is not None:
@@ -209,6 +211,12 @@ def describe_chunk(
     """
     config = sagemaker.SourceConfig.of(source)
     out = ChunkResult()
+    if settings.TRAINWATCH_SEARCH:
+        # One Search call for up to 20 of them, tags included; the rest are described.
+        found = search_sync.refresh_named(source, names, cycle_id=cycle_id, now=timezone.now())
+        for name, outcome in found.items():
+            out.results[name] = DescribeResult(outcome)
+        names = [name for name in names if name not in found]
 
     def failed(name: str, exc: Exception) -> None:
         if isinstance(exc, sagemaker.SageMakerError):

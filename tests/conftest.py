@@ -41,3 +41,9 @@ def aws_env(monkeypatch):
     sagemaker.reset_clients()
     yield
     sagemaker.reset_clients()
+
+
+@pytest.fixture
+def describe_only(settings):
+    """The DescribeTrainingJob path alone: for tests that patch describe_job at our wrapper."""
+    settings.TRAINWATCH_SEARCH = False

@@ -14,6 +14,9 @@ from jobs.admin import ACTION_CAP
 from jobs.models import InstancePrice, SyncCycle, SyncError, TrainingJob
 from tests.factories import T0, describe_response, make_job, make_source
 
+# These patch describe_job at our wrapper: the describe path, without Search.
+pytestmark = pytest.mark.usefixtures("describe_only")
+
 CHANGELIST = "/admin/jobs/trainingjob/"
 
 

@@ -18,6 +18,9 @@ from jobs.models import Source, TrainingJob
 from tests.factories import make_job
 from tests.sagemaker_peers import HAVE_SIMULATOR, simulated_peer
 
+# These patch describe_job at our wrapper: the describe path, without Search.
+pytestmark = pytest.mark.usefixtures("describe_only")
+
 CHANGELIST = "/admin/jobs/trainingjob/"
 STOP = {"action": "stop_selected"}
 CONFIRM = {"action": "stop_selected", "confirm": "yes", "select_across": "0"}

@@ -23,10 +23,13 @@ from django.forms.models import model_to_dict
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from jobs import sagemaker, sync
+from jobs import sagemaker, search_sync, sync
 from jobs.domain.parse import MalformedResponse, parse_training_job
 from jobs.models import SyncError, TrainingJob
 from tests.factories import T0, arn_of, describe_response, make_job, make_source
+
+# These patch describe_job at our wrapper: the describe path, without Search.
+pytestmark = pytest.mark.usefixtures("describe_only")
 
 SAGEMAKER = botocore.session.get_session().get_service_model("sagemaker")
 OUTPUT = SAGEMAKER.operation_model("DescribeTrainingJob").output_shape
@@ -217,6 +220,41 @@ def test_any_response_is_stored_or_recorded_and_never_corrupts_a_row(good_job, r
         for value in (job.billable_seconds, job.instance_count, job.reported_billable_seconds):
             assert value is None or 0 <= value < 2**63
         assert all(math.isfinite(v) for v in job.metrics.values_list("value", flat=True))
+        transaction.set_rollback(True)
+
+
+@settings(
+    max_examples=EXAMPLES // 2,
+    deadline=None,
+    report_multiple_bugs=False,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(record=responses(), tags=st.one_of(st.none(), st.lists(st.fixed_dictionaries({"Key": text, "Value": text}))))
+def test_any_search_record_is_stored_or_left_to_describe_and_never_corrupts_a_row(good_job, record, tags):
+    # Search records are as untrusted as describes: the same generator, tags inside.
+    source, good = good_job
+    if tags is not None:
+        record = {**record, "Tags": tags}
+    with transaction.atomic():
+        job = TrainingJob.objects.get(pk=good.pk)
+        before = snapshot(job)
+        with mock.patch.object(sagemaker, "search_job_pages", return_value=iter([[record]])):
+            found = search_sync.refresh_named(source, [GOOD], cycle_id=None, now=T0 + timedelta(hours=3))
+        try:
+            parsed = parse_training_job({k: v for k, v in record.items() if k != "Tags"})
+        except MalformedResponse:
+            parsed = None
+        assert not SyncError.objects.exists(), "Search never records: the describe that follows does"
+        if parsed is None:
+            assert found == {}
+        job.refresh_from_db()
+        after = snapshot(job)
+        if after != before:
+            assert parsed is not None and parsed.arn == job.arn
+            assert parsed.last_modified_time is None or parsed.last_modified_time >= before["last_modified_time"]
+            assert after["status"] == parsed.status
+        if found:
+            assert set(found) == {GOOD} and parsed is not None and parsed.name == GOOD
         transaction.set_rollback(True)
 
 

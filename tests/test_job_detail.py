@@ -199,7 +199,7 @@ def test_instance_preferences_and_warm_pool_reuse_are_shown_escaped(logged_in):
         WarmPoolStatus={"Status": "Reused", "ResourceRetainedBillableTimeInSeconds": 600, "ReusedByJob": SHORT_XSS},
     )
     html = logged_in.get(f"/jobs/{job.pk}/").content.decode()
-    assert "ml.p4d.24xlarge × 2, ml.p5.48xlarge × 1" in html and "(selected by SageMaker)" in html
+    assert "ml.p4d.24xlarge \u00d7 2, ml.p5.48xlarge \u00d7 1" in html and "(selected by SageMaker)" in html
     assert "Reused · retained 10 min · reused by" in html
     assert SHORT_XSS not in html
     assert htmllib.escape(SHORT_XSS, quote=False) in html

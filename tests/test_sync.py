@@ -9,7 +9,7 @@ from jobs import ingest, sagemaker, sync
 from jobs.models import SyncCycle, SyncError, TrainingJob
 from tests.factories import describe_response
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("describe_only")]
 
 
 def throttled(name):

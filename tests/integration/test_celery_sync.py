@@ -115,6 +115,7 @@ def test_describe_retries_through_throttling_and_server_errors(
     assert not SyncError.objects.exists()  # retried, not given up on
 
 
+@pytest.mark.usefixtures("describe_only")
 def test_a_describe_that_keeps_failing_is_recorded_and_stays_due(
     sm_client, default_source_env, celery_worker, settings
 ):
@@ -143,6 +144,7 @@ def test_sync_ticks_are_routed_apart_from_describes():
     assert {q.name for q in celery_app.amqp.queues.values()} == {"sync", "celery"}
 
 
+@pytest.mark.usefixtures("describe_only")
 def test_a_chunk_stores_what_it_described_and_retries_only_the_throttled_name(
     sm_client, default_source_env, celery_worker, settings
 ):

@@ -26,6 +26,10 @@ from jobs.models import Source, SyncError, TrainingJob
 from jobs.tasks import sync_source
 from simulator import Faults, SimulatedSageMaker
 
+# Each fault mode is checked on the describe path, one call at a time; the
+# convergence test at the end runs the whole sync, Search included.
+pytestmark = pytest.mark.usefixtures("describe_only")
+
 START = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 
 
@@ -232,7 +236,8 @@ def threaded_worker(redis_url, transactional_db):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_worker_under_every_fault_converges_on_the_truth(faulty_sim, threaded_worker):
+def test_a_worker_under_every_fault_converges_on_the_truth(faulty_sim, threaded_worker, settings):
+    settings.TRAINWATCH_SEARCH = True  # the product's default path
     source = Source.objects.create(name="sim", region="us-east-1", endpoint_url=faulty_sim.endpoint_url)
     deadline = time.monotonic() + 75  # typically done in half that; headroom for a loaded CI machine
     remaining = ["not synced yet"]
@@ -246,6 +251,8 @@ def test_a_worker_under_every_fault_converges_on_the_truth(faulty_sim, threaded_
     assert remaining == []
 
     stats = faulty_sim.stats
-    assert stats["faults"]["throttle"] > 50
-    assert stats["faults"]["server_error"] > 5
+    # Search and describes both ran, and both met faults on the way.
+    assert stats["calls"]["Search"] > 0 and stats["calls"]["DescribeTrainingJob"] > 0
+    assert stats["faults"]["throttle"] >= 10
+    assert stats["faults"]["throttle"] + stats["faults"]["server_error"] >= 15
     assert TrainingJob.objects.count() == 150
