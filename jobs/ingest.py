@@ -35,6 +35,10 @@ class Outcome(enum.StrEnum):
     UNCHANGED = "unchanged"
     STALE = "stale"
 
+    @property
+    def is_change(self) -> bool:
+        return self in (Outcome.CREATED, Outcome.CHANGED)
+
 
 @dataclass(frozen=True)
 class Description:

@@ -325,6 +325,14 @@ class FinalMetric(models.Model):
         return f"{self.name}={self.value}"
 
 
+class SyncCycleManager(models.Manager):
+    def add_stored(self, cycle_id: int, *, described: int, changed: int) -> None:
+        """Add to a cycle's counters; its chunks finish in any order, on any worker."""
+        self.filter(pk=cycle_id).update(
+            described=models.F("described") + described, changed=models.F("changed") + changed
+        )
+
+
 class SyncCycle(models.Model):
     """One pass over a source: list what changed, describe, store.
 
@@ -342,6 +350,8 @@ class SyncCycle(models.Model):
     changed = models.PositiveIntegerField(default=0, help_text="Describes that changed the stored job.")
     errors = models.PositiveIntegerField(default=0)
     error = models.TextField(blank=True, help_text="Why the cycle itself failed, if it did.")
+
+    objects = SyncCycleManager()
 
     class Meta:
         ordering = ["-started_at"]

@@ -16,7 +16,6 @@ from datetime import datetime
 from typing import Any
 
 from django.db import DatabaseError
-from django.db.models import F
 
 from jobs import ingest, sagemaker
 from jobs.domain import search
@@ -27,20 +26,23 @@ log = logging.getLogger(__name__)
 
 _SQLITE_PARAMS = 900  # SQLite caps bound parameters per query
 
+# A job's stored (status, LastModifiedTime as last listed).
+JobState = tuple[str, datetime | None]
+
 
 def refresh_running(
-    source: Source, names: list[str], *, cycle_id: int | None, now: datetime
+    source: Source, due: dict[str, JobState], *, cycle_id: int | None, now: datetime
 ) -> dict[str, ingest.Outcome]:
     """Search the due jobs that are running, by status: 100 a call, however many run.
 
-    What the cycle does itself; its cost is bounded by the running jobs, not
-    by the history, so a first import never holds the source's lease long.
+    ``due`` maps each due job to its stored (status, LastModifiedTime), as the
+    cycle's own query read them. What the cycle does itself; its cost is
+    bounded by the running jobs, not by the history, so a first import never
+    holds the source's lease long.
     """
-    if not names:
-        return {}
-    known = _known(source, names)
-    statuses = sorted({status for status, _ in known.values() if status in search.RUNNING_STATUSES})
-    return _refresh(source, [search.by_status(s) for s in statuses], names, known, cycle_id=cycle_id, now=now)
+    running = {name: state for name, state in due.items() if state[0] in search.RUNNING_STATUSES}
+    statuses = sorted({status for status, _ in running.values()})
+    return _refresh(source, [search.by_status(s) for s in statuses], running, cycle_id=cycle_id, now=now)
 
 
 def refresh_named(
@@ -49,21 +51,18 @@ def refresh_named(
     """Search these jobs by name, 20 a call: what each describe chunk tries first."""
     if not names:
         return {}
-    known = _known(source, names)
-    return _refresh(source, list(search.by_names(sorted(names))), names, known, cycle_id=cycle_id, now=now)
+    return _refresh(source, list(search.by_names(sorted(names))), job_states(source, names), cycle_id=cycle_id, now=now)
 
 
 def _refresh(
     source: Source,
     expressions: list[dict[str, Any]],
-    names: list[str],
-    known: dict[str, tuple[str, datetime | None]],
+    wanted: dict[str, JobState],
     *,
     cycle_id: int | None,
     now: datetime,
 ) -> dict[str, ingest.Outcome]:
-    """Store what the expressions find; returns the outcome for each of ``names`` now up to date."""
-    wanted = set(names)
+    """Store what the expressions find; returns the outcome for each wanted job now up to date."""
     refreshed: dict[str, ingest.Outcome] = {}
     stored = changed = 0
     config = sagemaker.SourceConfig.of(source)
@@ -76,20 +75,20 @@ def _refresh(
                 outcomes = ingest.store_descriptions(source, items, now=now)
                 stored += len(items)
                 for item, outcome in zip(items, outcomes, strict=True):
-                    changed += outcome in (ingest.Outcome.CREATED, ingest.Outcome.CHANGED)
-                    if item.parsed.name in wanted and _up_to_date(item.parsed, outcome, known):
+                    changed += outcome.is_change
+                    if item.parsed.name in wanted and _up_to_date(item.parsed, outcome, wanted):
                         refreshed[item.parsed.name] = outcome
     except (sagemaker.SageMakerError, DatabaseError) as exc:
         # The describes that follow store (or record) each job on its own.
         log.warning("Search failed on %s; describing the rest one by one: %s", source.name, exc)
     if cycle_id is not None and stored:
-        SyncCycle.objects.filter(pk=cycle_id).update(described=F("described") + stored, changed=F("changed") + changed)
+        SyncCycle.objects.add_stored(cycle_id, described=stored, changed=changed)
     return refreshed
 
 
-def _known(source: Source, names: list[str]) -> dict[str, tuple[str, datetime | None]]:
+def job_states(source: Source, names: list[str]) -> dict[str, JobState]:
     """Stored status and listed LastModifiedTime of the named jobs."""
-    known: dict[str, tuple[str, datetime | None]] = {}
+    known: dict[str, JobState] = {}
     for start in range(0, len(names), _SQLITE_PARAMS):
         rows = source.jobs.filter(name__in=names[start : start + _SQLITE_PARAMS])
         for name, status, modified in rows.values_list("name", "status", "last_modified_time"):
@@ -111,7 +110,7 @@ def _readable(page: list[Any]) -> list[ingest.Description]:
     return items
 
 
-def _up_to_date(parsed: ParsedJob, outcome: ingest.Outcome, known: dict[str, tuple[str, datetime | None]]) -> bool:
+def _up_to_date(parsed: ParsedJob, outcome: ingest.Outcome, known: dict[str, JobState]) -> bool:
     """False when Search's index lags what ListTrainingJobs said: then it is described."""
     if outcome is ingest.Outcome.STALE:
         return False

@@ -119,11 +119,12 @@ def run_cycle(
         due = due.not_queued_since(now - timedelta(seconds=settings.TRAINWATCH_DESCRIBE_TIMEOUT_SECONDS))
     # Newest first: on a first import, recent jobs appear on the pages first.
     # Sorted here: see needing_describe.
-    rows = sorted(due.values_list("creation_time", "name"), reverse=True)
-    names = [name for _, name in rows]
+    rows = sorted(due.values_list("creation_time", "name", "status", "last_modified_time"), reverse=True)
+    names = [name for _, name, _, _ in rows]
     say(f"{source.name}: listed {cycle.listed} changed job(s) in {cycle.list_pages} page(s); {len(names)} due")
     if names and settings.TRAINWATCH_SEARCH:
-        refreshed = search_sync.refresh_running(source, names, cycle_id=cycle.pk, now=now)
+        states = {name: (status, modified) for _, name, status, modified in rows}
+        refreshed = search_sync.refresh_running(source, states, cycle_id=cycle.pk, now=now)
         names = [name for name in names if name not in refreshed]
         say(f"  {len(refreshed)} running job(s) brought up to date by Search; {len(names)} left")
     cycle.queued = len(names)
@@ -252,11 +253,8 @@ def describe_chunk(
     for name, outcome in zip(stored, outcomes, strict=True):
         out.results[name] = DescribeResult(outcome, "" if outcome is not None else "the database refused it")
     if cycle_id is not None:
-        changed = sum(1 for o in outcomes if o in (ingest.Outcome.CREATED, ingest.Outcome.CHANGED))
-        described = sum(1 for o in outcomes if o is not None)
-        SyncCycle.objects.filter(pk=cycle_id).update(
-            described=F("described") + described, changed=F("changed") + changed
-        )
+        stored_ok = [o for o in outcomes if o is not None]
+        SyncCycle.objects.add_stored(cycle_id, described=len(stored_ok), changed=sum(o.is_change for o in stored_ok))
     return out
 
 

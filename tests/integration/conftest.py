@@ -91,11 +91,15 @@ def redis_url() -> str:
     return url
 
 
+def real_worker(redis_url: str, *, pool: str = "solo", concurrency: int = 1):
+    """A real Celery worker on the real Redis broker, from empty queues: no task of another test leaks in."""
+    celery_app.conf.broker_url = redis_url
+    redis.Redis.from_url(redis_url).delete("celery", "sync")
+    return start_worker(celery_app, pool=pool, concurrency=concurrency, perform_ping_check=False, shutdown_timeout=10)
+
+
 @pytest.fixture
 def celery_worker(redis_url, transactional_db):
     """A real Celery worker consuming from the real Redis broker."""
-    celery_app.conf.broker_url = redis_url
-    # Start from an empty queue: tasks left by another test must not leak in.
-    redis.Redis.from_url(redis_url).delete("celery", "sync")
-    with start_worker(celery_app, pool="solo", concurrency=1, perform_ping_check=False, shutdown_timeout=10) as worker:
+    with real_worker(redis_url) as worker:
         yield worker

@@ -40,7 +40,7 @@ def _list_all(source: Source, sim: SimulatedSageMaker) -> list[str]:
 
 def _refresh(source: Source, names: list[str], *, cycle_id: int | None, now) -> dict:
     """What a cycle and its chunks do: running jobs by status, then the rest by name."""
-    found = search_sync.refresh_running(source, names, cycle_id=cycle_id, now=now)
+    found = search_sync.refresh_running(source, search_sync.job_states(source, names), cycle_id=cycle_id, now=now)
     rest = [name for name in names if name not in found]
     for start in range(0, len(rest), 20):
         found |= search_sync.refresh_named(source, rest[start : start + 20], cycle_id=cycle_id, now=now)

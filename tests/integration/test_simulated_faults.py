@@ -14,17 +14,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-import redis
-from celery.contrib.testing.worker import start_worker
 from django.forms.models import model_to_dict
 
 import simulator.faults
 from bench.soak_truth import contract_breaking_malformations, mismatches
-from dashboard.celery import app as celery_app
 from jobs import sagemaker, sync
 from jobs.models import Source, SyncError, TrainingJob
 from jobs.tasks import sync_source
 from simulator import Faults, SimulatedSageMaker
+from tests.integration.conftest import real_worker
 
 # Each fault mode is checked on the describe path, one call at a time; the
 # convergence test at the end runs the whole sync, Search included.
@@ -229,10 +227,8 @@ def faulty_sim(aws_env, settings) -> Iterator[SimulatedSageMaker]:
 @pytest.fixture
 def threaded_worker(redis_url, transactional_db):
     """A real Celery worker with four threads, so 150 jobs under faults take seconds, not minutes."""
-    celery_app.conf.broker_url = redis_url
-    redis.Redis.from_url(redis_url).delete("celery", "sync")
-    with start_worker(celery_app, pool="threads", concurrency=4, perform_ping_check=False, shutdown_timeout=10) as w:
-        yield w
+    with real_worker(redis_url, pool="threads", concurrency=4) as worker:
+        yield worker
 
 
 @pytest.mark.django_db(transaction=True)
