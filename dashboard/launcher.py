@@ -177,8 +177,11 @@ class Launcher:
 
 def main() -> int:
     launcher = Launcher()
-    # SIGTERM behaves like Ctrl-C, so `kill` cleans up too.
+    # SIGTERM behaves like Ctrl-C, so `kill` cleans up too. SIGINT is set
+    # explicitly: started in the background by a shell, Python inherits it
+    # ignored, and Ctrl-C (or kill -INT) would leave everything running.
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         return launcher.run()
     except KeyboardInterrupt:

@@ -67,7 +67,14 @@ def test_run_command_serves_simulated_jobs_and_stops_cleanly(tmp_path):
         TRAINWATCH_ADMIN_PASSWORD="run-test-password",
     )
     proc = subprocess.Popen(
-        [str(ROOT / "scripts" / "run")], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        [str(ROOT / "scripts" / "run")],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        # As a shell starts a command in the background: SIGINT ignored. Ctrl-C must still stop it all.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
     )
     started = time.monotonic()
     try:
