@@ -33,11 +33,11 @@ def browser():
         browser.close()
 
 
-@pytest.fixture
-def page(browser, live_server, transactional_db, teammate):
+def logged_in_context(browser, live_server, user, *, width: int = 1400):
+    """A browser context carrying ``user``'s session cookie, at ``width`` px."""
     client = Client()
-    client.force_login(teammate)
-    context = browser.new_context(base_url=live_server.url, viewport={"width": 1400, "height": 900})
+    client.force_login(user)
+    context = browser.new_context(base_url=live_server.url, viewport={"width": width, "height": 900})
     context.add_cookies(
         [
             {
@@ -47,6 +47,12 @@ def page(browser, live_server, transactional_db, teammate):
             }
         ]
     )
+    return context
+
+
+@pytest.fixture
+def page(browser, live_server, transactional_db, teammate):
+    context = logged_in_context(browser, live_server, teammate)
     page = context.new_page()
     page.set_default_timeout(10_000)
     dialogs: list[str] = []

@@ -13,12 +13,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from django.conf import settings
 from django.contrib.auth.models import User
-from django.test import Client
 from django.utils import timezone
 
 from jobs.models import Source, SyncError, TrainingJob
+from tests.browser.conftest import logged_in_context
 from tests.factories import make_job, make_source
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -98,18 +97,7 @@ def hostile_jobs(transactional_db) -> list[TrainingJob]:
 
 
 def logged_in_page(browser, live_server, user: User):
-    client = Client()
-    client.force_login(user)
-    context = browser.new_context(base_url=live_server.url, viewport={"width": WIDTH, "height": 900})
-    context.add_cookies(
-        [
-            {
-                "name": settings.SESSION_COOKIE_NAME,
-                "value": client.cookies[settings.SESSION_COOKIE_NAME].value,
-                "url": live_server.url,
-            }
-        ]
-    )
+    context = logged_in_context(browser, live_server, user, width=WIDTH)
     context.add_init_script(TRAP)
     page = context.new_page()
     page.set_default_timeout(15_000)

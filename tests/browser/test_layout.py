@@ -11,9 +11,8 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from django.conf import settings
-from django.test import Client
 
+from tests.browser.conftest import logged_in_context
 from tests.factories import T0, make_job
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -35,18 +34,7 @@ def _jobs() -> None:
 
 
 def _page_at(browser, live_server, user, width: int):
-    client = Client()
-    client.force_login(user)
-    context = browser.new_context(base_url=live_server.url, viewport={"width": width, "height": 900})
-    context.add_cookies(
-        [
-            {
-                "name": settings.SESSION_COOKIE_NAME,
-                "value": client.cookies[settings.SESSION_COOKIE_NAME].value,
-                "url": live_server.url,
-            }
-        ]
-    )
+    context = logged_in_context(browser, live_server, user, width=width)
     return context, context.new_page()
 
 
