@@ -18,7 +18,7 @@ from typing import Any
 from django.db import DatabaseError
 
 from jobs import ingest, sagemaker
-from jobs.domain import search
+from jobs.domain import search, statuses
 from jobs.domain.parse import MalformedResponse, ParsedJob, parse_training_job
 from jobs.models import Source, SyncCycle
 
@@ -40,9 +40,9 @@ def refresh_running(
     bounded by the running jobs, not by the history, so a first import never
     holds the source's lease long.
     """
-    running = {name: state for name, state in due.items() if state[0] in search.RUNNING_STATUSES}
-    statuses = sorted({status for status, _ in running.values()})
-    return _refresh(source, [search.by_status(s) for s in statuses], running, cycle_id=cycle_id, now=now)
+    running = {name: state for name, state in due.items() if state[0] in statuses.RUNNING}
+    asked = sorted({status for status, _ in running.values()})
+    return _refresh(source, [search.by_status(s) for s in asked], running, cycle_id=cycle_id, now=now)
 
 
 def refresh_named(

@@ -12,7 +12,6 @@ from typing import Any
 
 # A SearchExpression holds at most 20 filters.
 NAMES_PER_SEARCH = 20
-RUNNING_STATUSES = ("InProgress", "Stopping")
 
 
 def by_status(status: str) -> dict[str, Any]:

@@ -13,6 +13,9 @@ DELETING = "Deleting"
 
 TRAINING_JOB_STATUSES = (IN_PROGRESS, COMPLETED, FAILED, STOPPING, STOPPED, DELETING)
 TERMINAL = frozenset({COMPLETED, FAILED, STOPPED})
+# The known statuses of a job still running (Search asks for these by name);
+# the database's "running" is wider: anything not TERMINAL, unknown included.
+RUNNING = (IN_PROGRESS, STOPPING)
 
 SECONDARY_STATUSES = (
     "Starting",
@@ -33,9 +36,3 @@ SECONDARY_STATUSES = (
     "Updating",
     "Restarting",
 )
-# Secondary statuses that end a run (possibly followed by a restart).
-SECONDARY_TERMINAL = frozenset({"Stopped", "MaxRuntimeExceeded", "MaxWaitTimeExceeded", "Completed", "Failed"})
-
-
-def is_terminal(status: str) -> bool:
-    return status in TERMINAL
