@@ -365,13 +365,20 @@ class SyncCycle(models.Model):
         return not self.error and self.errors == 0
 
 
+class SyncErrorKind(models.TextChoices):
+    MALFORMED = "malformed", "Malformed response"
+    THROTTLED = "throttled", "Throttled"
+    AWS = "aws", "AWS error"
+    UNEXPECTED = "unexpected", "Refused by the database"
+
+
 class SyncError(models.Model):
     """A job the sync could not store, and why; what was stored stays as it was."""
 
     source = models.ForeignKey(Source, on_delete=models.CASCADE, related_name="errors")
     cycle = models.ForeignKey(SyncCycle, on_delete=models.SET_NULL, null=True, blank=True, related_name="error_rows")
     job_name = models.CharField(max_length=256, blank=True)
-    kind = models.CharField(max_length=64, help_text="malformed, throttled, aws, unexpected")
+    kind = models.CharField(max_length=64, choices=SyncErrorKind.choices)
     message = models.TextField()
     created_at = models.DateTimeField(default=timezone.now)
 

@@ -27,7 +27,7 @@ from jobs.domain.parse import (
     parse_summary,
     parse_training_job,
 )
-from jobs.models import Source, SyncCycle, SyncError
+from jobs.models import Source, SyncCycle, SyncError, SyncErrorKind
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +72,7 @@ def list_since(source: Source, now: datetime) -> datetime:
     return source.list_cursor - timedelta(seconds=settings.TRAINWATCH_LIST_OVERLAP_SECONDS)
 
 
-def record_error(source: Source, cycle_id: int | None, job_name: str, kind: str, message: str) -> None:
+def record_error(source: Source, cycle_id: int | None, job_name: str, kind: SyncErrorKind, message: str) -> None:
     SyncError.objects.create(
         source=source,
         cycle_id=cycle_id,
@@ -154,7 +154,8 @@ def _list_changes(source: Source, cycle: SyncCycle, *, since: datetime, say: Pro
             try:
                 summaries.append(parse_summary(item))
             except MalformedResponse as exc:
-                record_error(source, cycle.pk, exc.job_name, "malformed", f"ListTrainingJobs summary: {exc}")
+                message = f"ListTrainingJobs summary: {exc}"
+                record_error(source, cycle.pk, exc.job_name, SyncErrorKind.MALFORMED, message)
         ingest.upsert_summaries(source, summaries)
         for s in summaries:
             if s.last_modified_time is not None and (newest is None or s.last_modified_time > newest):
@@ -226,7 +227,7 @@ def describe_chunk(
                 return
             record_error(source, cycle_id, name, _error_kind(exc.code), f"{exc.code or 'error'}: {exc}")
         else:
-            record_error(source, cycle_id, name, "malformed", f"DescribeTrainingJob: {exc}")
+            record_error(source, cycle_id, name, SyncErrorKind.MALFORMED, f"DescribeTrainingJob: {exc}")
         out.results[name] = DescribeResult(None, str(exc))
 
     described: list[tuple[str, ParsedJob, dict]] = []
@@ -272,15 +273,15 @@ def _store(
     except DatabaseError as exc:
         if len(items) == 1:
             log.exception("storing %s failed", names[0])
-            record_error(source, cycle_id, names[0], "unexpected", f"the database refused it: {exc}")
+            record_error(source, cycle_id, names[0], SyncErrorKind.UNEXPECTED, f"the database refused it: {exc}")
             return [None]
     return [_store(source, [name], [item], cycle_id=cycle_id)[0] for name, item in zip(names, items, strict=True)]
 
 
-def _error_kind(code: str) -> str:
+def _error_kind(code: str) -> SyncErrorKind:
     if code in sagemaker.THROTTLING_CODES:
-        return "throttled"
-    return "malformed" if code == sagemaker.UNREADABLE else "aws"
+        return SyncErrorKind.THROTTLED
+    return SyncErrorKind.MALFORMED if code == sagemaker.UNREADABLE else SyncErrorKind.AWS
 
 
 def _finish(source: Source, cycle: SyncCycle, *, error: str = "") -> SyncCycle:

@@ -9,9 +9,9 @@ from django.contrib.auth.models import Permission, User
 from django.contrib.contenttypes.models import ContentType
 from django.test import Client
 
-from jobs import sagemaker
+from jobs import sagemaker, sync
 from jobs.admin import ACTION_CAP
-from jobs.models import InstancePrice, SyncCycle, SyncError, TrainingJob
+from jobs.models import InstancePrice, SyncCycle, SyncError, SyncErrorKind, TrainingJob
 from tests.factories import T0, describe_response, make_job, make_source
 
 # These patch describe_job at our wrapper: the describe path, without Search.
@@ -175,6 +175,20 @@ def test_sources_and_sync_history(admin_client: Client, source) -> None:
         assert admin_client.get(f"/admin/jobs/{model}/add/").status_code == 403
     page = admin_client.get(f"/admin/jobs/synccycle/{cycle.pk}/change/")
     assert page.status_code == 200 and 'name="_save"' not in page.content.decode()
+
+
+def test_sync_error_kinds_are_choices(admin_client: Client, source) -> None:
+    # Every kind the sync records is one of SyncErrorKind's, so the admin filters and labels each.
+    codes = ("ThrottlingException", sagemaker.UNREADABLE, "ValidationException")
+    kinds = {SyncErrorKind.THROTTLED, SyncErrorKind.MALFORMED, SyncErrorKind.AWS}
+    assert {sync._error_kind(code) for code in codes} == kinds
+    sync.record_error(source, None, "poison", SyncErrorKind.UNEXPECTED, "the database refused it")
+    response = admin_client.get("/admin/jobs/syncerror/")
+    body = response.content.decode()
+    for kind in SyncErrorKind:
+        assert f"?kind__exact={kind.value}" in body and kind.label in body
+    assert '<td class="field-kind">Refused by the database</td>' in body
+    assert SyncError.objects.get().kind == SyncErrorKind.UNEXPECTED
 
 
 def test_prices_are_editable(admin_client: Client) -> None:
