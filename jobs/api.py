@@ -18,13 +18,14 @@ from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from rest_framework.decorators import api_view, permission_classes
+from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from jobs import costs
-from jobs.filters import JobFilter
+from jobs.filters import BadFilter, JobFilter
 from jobs.models import FinalMetric, StatusTransition, TrainingJob
 from jobs.paging import page_of_jobs
 from jobs.serializers import job_data, job_detail_data
@@ -135,8 +136,17 @@ def _final_metrics(jobs: list[ListJob]) -> dict[int, list[dict[str, Any]]]:
 
 @api_view(["GET"])
 def job_list(request: Request) -> Response:
-    """Jobs, filtered and sorted exactly like the jobs page (see JobFilter)."""
-    flt = JobFilter.from_query(request.query_params)
+    """Jobs, filtered and sorted exactly like the jobs page (see JobFilter).
+
+    A query string no filter can use is a 400 naming the parameter. An empty
+    list carries "warnings" when a filter value is one no job has and none
+    known (``?status=Bogus``): statuses AWS adds later are stored, so such a
+    value is not refused.
+    """
+    try:
+        flt = JobFilter.from_query(request.query_params)
+    except BadFilter as error:
+        raise ValidationError({error.param: [str(error)]}) from error
     queryset = flt.apply().values("id", *LIST_FIELDS)
     count = metric_sort_count(flt)
     if count is None:
@@ -149,7 +159,10 @@ def job_list(request: Request) -> Response:
     now, prices = timezone.now(), costs.price_table()
     metrics = _final_metrics(page)
     data = [job_data(job, prices, now, metrics[job.pk]) for job in page]
-    return paginator.get_paginated_response(data)
+    response = paginator.get_paginated_response(data)
+    if not count and (warnings := flt.unknown_values()):
+        response.data["warnings"] = warnings
+    return response
 
 
 @api_view(["GET"])

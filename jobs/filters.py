@@ -6,16 +6,19 @@ filter and sort is backed by an index (see TrainingJob.Meta.indexes).
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from datetime import datetime, time
 from typing import Any
 
+from django.db import connection
 from django.db.models import Exists, F, Func, OuterRef
-from django.http import QueryDict
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
-from jobs.models import FinalMetric, JobTag, TrainingJob, TrainingJobQuerySet
+from jobs.domain import statuses
+from jobs.models import FinalMetric, JobTag, Source, TrainingJob, TrainingJobQuerySet
 
 SORTS = {
     "created": "creation_time",
@@ -27,6 +30,30 @@ SORTS = {
     "end": "training_end_time",
 }
 DEFAULT_SORT = "-created"
+# Longer than any value a filter can match (tag values, ARNs: 256; names: 63);
+# q is a LIKE pattern, and SQLite refuses patterns past 50,000 bytes.
+MAX_VALUE_LENGTH = 1024
+MAX_Q_LENGTH = 200
+
+
+class BadFilter(ValueError):
+    """A query string the jobs list refuses; the page and the API answer 400 with this message."""
+
+    def __init__(self, param: str, message: str) -> None:
+        super().__init__(message)
+        self.param = param
+
+
+def check_query(query: Mapping[str, Any]) -> None:
+    """Refuse a query string that no filter could use, whatever the parameter.
+
+    A NUL cannot be sent to PostgreSQL at all (its text type has no room for
+    it), so it is refused here, for every parameter, before any query runs.
+    """
+    items = query.lists() if hasattr(query, "lists") else ((k, [v]) for k, v in query.items())
+    for key, values in items:
+        if "\x00" in key or any("\x00" in value for value in values):
+            raise BadFilter(key.replace("\x00", ""), f"The parameter {key!r} contains a NUL character.")
 
 
 @dataclass(frozen=True)
@@ -36,7 +63,7 @@ class JobFilter:
     instance_type: str = ""
     source: str = ""
     tuning_job: str = ""
-    tag: str = ""  # "key=value", or "key" for any value
+    tag: str = ""  # "key=value", or "key" for any value; "\=" is an "=" inside the key (see tag_param)
     created_after: str = ""
     created_before: str = ""
     q: str = ""  # name contains
@@ -45,11 +72,41 @@ class JobFilter:
     sort: str = DEFAULT_SORT
 
     @classmethod
-    def from_query(cls, query: QueryDict) -> JobFilter:
-        values = {f.name: query.get(f.name, "").strip() for f in fields(cls)}
+    def from_query(cls, query: Mapping[str, Any]) -> JobFilter:
+        """The filter of a query string; BadFilter for one no filter can use (see check_query)."""
+        check_query(query)
+        values = {f.name: str(query.get(f.name, "")).strip() for f in fields(cls)}
+        for name, value in values.items():
+            limit = MAX_Q_LENGTH if name == "q" else MAX_VALUE_LENGTH
+            if len(value) > limit:
+                raise BadFilter(name, f"The parameter {name!r} is longer than {limit} characters.")
         if not values["sort"]:
             values["sort"] = DEFAULT_SORT
+        # "completed" means Completed: a status in another case matches no stored job.
+        known = {status.lower(): status for status in statuses.TRAINING_JOB_STATUSES}
+        values["status"] = known.get(values["status"].lower(), values["status"])
         return cls(**values)
+
+    def unknown_values(self) -> list[str]:
+        """Notices for filter values that no job has and that are not known values, for an empty list.
+
+        Statuses are stored as AWS sends them, including ones added after this
+        code: a value outside the known lists is only reported when no job has it.
+        """
+        notices = []
+        for name, label, known in (
+            ("status", "status", statuses.TRAINING_JOB_STATUSES),
+            ("secondary_status", "phase", statuses.SECONDARY_STATUSES),
+        ):
+            value = getattr(self, name)
+            if value and value not in known and not TrainingJob.objects.filter(**{name: value}).exists():
+                notices.append(f"No job has {label} {value!r}; known: {', '.join(known)}.")
+        if self.source and not Source.objects.filter(name=self.source).exists():
+            names = list(Source.objects.order_by("name").values_list("name", flat=True)[:20])
+            notices.append(f"No source is named {self.source!r}; sources: {', '.join(names) or 'none'}.")
+        if self.metric and not FinalMetric.objects.filter(name=self.metric).exists():
+            notices.append(f"No job has a final metric named {self.metric!r}.")
+        return notices
 
     @property
     def active(self) -> dict[str, str]:
@@ -80,7 +137,7 @@ class JobFilter:
                 return None
             rows = FinalMetric.objects.filter(name=self.metric)
         elif narrowing == {"tag"}:
-            key, has_value, value = self.tag.partition("=")
+            key, has_value, value = split_tag(self.tag)
             rows = JobTag.objects.filter(key=key, **({"value": value} if has_value else {}))
         else:
             return None
@@ -111,11 +168,11 @@ class JobFilter:
         if self.tuning_job:
             qs = qs.filter(tuning_job_arn=self.tuning_job)
         if self.tag and for_count:
-            key, has_value, value = self.tag.partition("=")
+            key, has_value, value = split_tag(self.tag)
             tagged = JobTag.objects.filter(key=key, **({"value": value} if has_value else {}))
             qs = qs.alias(tagged_id=_NotIndexed("pk")).filter(tagged_id__in=tagged.values("job_id"))
         elif self.tag:
-            key, has_value, value = self.tag.partition("=")
+            key, has_value, value = split_tag(self.tag)
             tagged = JobTag.objects.filter(job=OuterRef("pk"), key=key)
             # EXISTS, not a join: the newest-first index walk stops after one
             # page of matches, each checked on (job, key); a join made SQLite
@@ -149,6 +206,48 @@ class JobFilter:
             # sorted all 100,000 rows instead of reading the first 50.
             expression = F(column).desc() if self.descending else F(column).asc()
         return qs.order_by(expression, "-pk")
+
+
+# An id as the rows endpoint accepts it: ASCII digits, no longer than the largest id.
+_ID = re.compile(r"[0-9]{1,19}")
+# The first "=" that no backslash escapes. AWS tag keys cannot hold a
+# backslash, so "\=" is free to stand for an "=" inside a key.
+_TAG_SEPARATOR = re.compile(r"(?<!\\)=")
+
+
+def split_tag(tag: str) -> tuple[str, bool, str]:
+    """A tag filter as (key, has_value, value), like str.partition: "key=value", or "key" for any value.
+
+    A key containing "=" is written with "\\=" (``tag_param`` does it); the
+    value is everything after the separator, "=" included.
+    """
+    match = _TAG_SEPARATOR.search(tag)
+    key, value = (tag[: match.start()], tag[match.end() :]) if match else (tag, "")
+    return key.replace("\\=", "="), match is not None, value
+
+
+def tag_param(key: str, value: str) -> str:
+    """The tag filter matching one key and value (the inverse of split_tag)."""
+    return key.replace("=", "\\=") + "=" + value
+
+
+def parse_ids(raw: str, *, limit: int) -> list[int]:
+    """Comma-separated job ids, the first ``limit``; parts that are not an id a row could have are skipped.
+
+    Plain ASCII digits only ("²" is a digit to str.isdigit but not to int),
+    and within the id column's range: a larger number overflows the
+    database's integer before it can match nothing.
+    """
+    _low, high = connection.ops.integer_field_range(TrainingJob._meta.pk.get_internal_type())
+    high = high if high is not None else 2**63 - 1
+    ids = []
+    for part in raw.split(","):
+        part = part.strip()
+        if _ID.fullmatch(part) and 0 < int(part) <= high:
+            ids.append(int(part))
+            if len(ids) == limit:
+                break
+    return ids
 
 
 class _NotIndexed(Func):

@@ -17,7 +17,7 @@ from urllib.parse import quote, urlencode
 from django.contrib.auth.decorators import login_required
 from django.db import connection
 from django.db.models import Model
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.shortcuts import render
 from django.template.defaultfilters import floatformat
 from django.urls import reverse
@@ -28,7 +28,7 @@ from django.views.decorators.http import require_GET
 
 from jobs.costs import Prices, job_cost, price_table
 from jobs.domain import dates, statuses
-from jobs.filters import JobFilter
+from jobs.filters import BadFilter, JobFilter, check_query, parse_ids, tag_param
 from jobs.models import FinalMetric, Source, TrainingJob, TrainingJobStatus
 from jobs.paging import page_of_jobs
 from jobs.templatetags.trainwatch import html, local_datetime, phase_class, status_class, status_label, usd
@@ -171,10 +171,9 @@ def render_row(row: JobRow, links: RowLinks, metric: str, now: datetime) -> Safe
     chips = SafeString(
         "".join(
             html(
-                '<a class="chip" href="{}?tag={}%3D{}" title="{}={}">{}={}</a>',
+                '<a class="chip" href="{}?tag={}" title="{}={}">{}={}</a>',
                 links.index,
-                quote(key, safe=""),
-                quote(value, safe=""),
+                quote(tag_param(key, value), safe=""),
                 key,
                 value,
                 key,
@@ -302,7 +301,10 @@ def _distinct_values(model: type[Model], column: str) -> list[str]:
 @login_required
 @require_GET
 def index(request: HttpRequest) -> HttpResponse:
-    flt = JobFilter.from_query(request.GET)
+    try:
+        flt = JobFilter.from_query(request.GET)
+    except BadFilter as error:
+        return HttpResponseBadRequest(str(error), content_type="text/plain; charset=utf-8")
     page = _page_number(request)
     now = timezone.now()
     qs = flt.apply().select_related("source").only(*LIST_FIELDS)
@@ -337,6 +339,7 @@ def index(request: HttpRequest) -> HttpResponse:
         "sources": Source.objects.values_list("name", flat=True),
         "metric_names": _distinct_values(FinalMetric, "name"),
         "filtered": filtered,
+        "filter_notices": [] if rows else flt.unknown_values(),
         "now": now,
     }
     return render(request, "jobs/index.html", ctx)
@@ -351,11 +354,11 @@ def running_rows(request: HttpRequest) -> JsonResponse:
     chosen metric column. Jobs that finished come back too (their final row),
     and the page stops polling for them.
     """
-    ids = []
-    for part in request.GET.get("ids", "").split(","):
-        if part.strip().isdigit():
-            ids.append(int(part))
-    ids = ids[:MAX_REFRESH_IDS]
+    try:
+        check_query(request.GET)
+    except BadFilter as error:
+        return JsonResponse({"error": str(error)}, status=400)
+    ids = parse_ids(request.GET.get("ids", ""), limit=MAX_REFRESH_IDS)
     metric = request.GET.get("metric", "").strip()
     now = timezone.now()
     jobs = list(TrainingJob.objects.filter(pk__in=ids).select_related("source").only(*LIST_FIELDS)) if ids else []
