@@ -154,12 +154,15 @@ def _list_changes(source: Source, cycle: SyncCycle, *, since: datetime, say: Pro
             try:
                 summaries.append(parse_summary(item))
             except MalformedResponse as exc:
-                message = f"ListTrainingJobs summary: {exc}"
-                record_error(source, cycle.pk, exc.job_name, SyncErrorKind.MALFORMED, message)
+                # Recorded, and the rest of the page stored: one summary too
+                # wide for its column used to fail the whole page's insert.
+                record_error(source, cycle.pk, exc.job_name, SyncErrorKind.MALFORMED, f"ListTrainingJobs summary: {exc}")
+                # Past it, too: a malformed newest change kept the cursor behind
+                # it, re-listed and recorded every cycle until a newer one came.
+                newest = _later(newest, _listed_modified_time(item))
         ingest.upsert_summaries(source, summaries)
         for s in summaries:
-            if s.last_modified_time is not None and (newest is None or s.last_modified_time > newest):
-                newest = s.last_modified_time
+            newest = _later(newest, s.last_modified_time)
         cycle.listed += len(page)
         cycle.list_pages += 1
     cycle.save(update_fields=["listed", "list_pages"])
@@ -168,6 +171,16 @@ def _list_changes(source: Source, cycle: SyncCycle, *, since: datetime, say: Pro
         if arn and len(arn.split(":")) > 4:
             Source.objects.filter(pk=source.pk).update(account_id=arn.split(":")[4])
     return newest
+
+
+def _later(a: datetime | None, b: datetime | None) -> datetime | None:
+    return b if a is None or (b is not None and b > a) else a
+
+
+def _listed_modified_time(item: object) -> datetime | None:
+    """A malformed summary's LastModifiedTime, when that member itself is sound."""
+    moment = item.get("LastModifiedTime") if isinstance(item, dict) else None
+    return moment if isinstance(moment, datetime) and moment.tzinfo is not None else None
 
 
 def chunks(names: list[str], size: int | None = None) -> Iterable[list[str]]:

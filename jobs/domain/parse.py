@@ -407,10 +407,12 @@ def parse_summary(data: Any) -> JobSummary:
         if d.get(member) is None:
             raise r.fail(member, "is missing")
     return JobSummary(
-        name=r.text(d, "TrainingJobName", "TrainingJobName"),
+        # The same widths as a describe: one summary too wide for its column
+        # failed the whole page's insert, and every cycle re-listed it.
+        name=r.text(d, "TrainingJobName", "TrainingJobName", MAX_LENGTHS["TrainingJobName"]),
         arn=r.text(d, "TrainingJobArn", "TrainingJobArn", MAX_LENGTHS["TrainingJobArn"]),
-        status=r.text(d, "TrainingJobStatus", "TrainingJobStatus"),
-        secondary_status=r.text(d, "SecondaryStatus", "SecondaryStatus"),
+        status=r.text(d, "TrainingJobStatus", "TrainingJobStatus", MAX_LENGTHS["TrainingJobStatus"]),
+        secondary_status=r.text(d, "SecondaryStatus", "SecondaryStatus", MAX_LENGTHS["SecondaryStatus"]),
         creation_time=r.time(d, "CreationTime", "CreationTime"),
         last_modified_time=r.time(d, "LastModifiedTime", "LastModifiedTime"),
         training_end_time=r.time(d, "TrainingEndTime", "TrainingEndTime"),
