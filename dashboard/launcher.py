@@ -7,6 +7,7 @@ Started by ``./scripts/run``. Every process it starts is its child; Ctrl-C
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -36,6 +37,41 @@ def wait_for_port(port: int, timeout: float = 20.0) -> None:
     raise SystemExit(f"nothing listened on port {port} within {timeout:.0f}s")
 
 
+def secret_key_file(env: dict[str, str]) -> Path:
+    """Where the run command keeps its generated SECRET_KEY: next to the SQLite database.
+
+    The default database's name matches ``/trainwatch.sqlite3*`` in .gitignore.
+    """
+    import dj_database_url
+
+    url = env.get("DATABASE_URL")
+    if not url:
+        return ROOT / "trainwatch.sqlite3.secret_key"
+    config = dj_database_url.parse(url)
+    if config["ENGINE"] == "django.db.backends.sqlite3" and config["NAME"] not in {"", ":memory:"}:
+        return Path(f"{config['NAME']}.secret_key")
+    return ROOT / "trainwatch.secret_key"
+
+
+def persistent_secret_key(path: Path) -> str:
+    """The key in ``path``, or a new one written there readable by the owner only.
+
+    Kept rather than generated per start, so sessions survive a restart.
+    """
+    try:
+        key = path.read_text().strip()
+    except FileNotFoundError:
+        key = ""
+    if key:
+        return key
+    key = secrets.token_urlsafe(50)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # mode only applies when the file is created
+    with os.fdopen(fd, "w") as f:
+        f.write(key + "\n")
+    return key
+
+
 def has_aws_credentials() -> bool:
     import boto3
 
@@ -46,6 +82,10 @@ class Launcher:
     def __init__(self) -> None:
         self.children: list[tuple[str, subprocess.Popen]] = []
         self.env = dict(os.environ)
+        # The web server faces a browser: no debug pages unless asked for.
+        self.env.setdefault("DEBUG", "False")
+        if not self.env.get("SECRET_KEY"):
+            self.env["SECRET_KEY"] = persistent_secret_key(secret_key_file(self.env))
         self.run_dir = Path(tempfile.mkdtemp(prefix="trainwatch-"))
 
     def start(self, name: str, args: list[str]) -> subprocess.Popen:

@@ -18,6 +18,8 @@ from dashboard.env import envbool, envint, envjson
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
+# On for `manage.py runserver` on a laptop; the run command (dashboard/launcher.py)
+# turns it off unless DEBUG is given, and passes a generated SECRET_KEY.
 DEBUG = envbool("DEBUG", "True")
 SECRET_KEY = os.getenv("SECRET_KEY", "")
 if not SECRET_KEY:
@@ -128,11 +130,23 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
 }
 
+# Even the DEBUG page hides these: REDIS_URL and DATABASE_URL carry passwords,
+# and Django's own filter only hides names with KEY, TOKEN, PASS and the like.
+DEFAULT_EXCEPTION_REPORTER_FILTER = "dashboard.errors.ReporterFilter"
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "loggers": {"jobs": {"handlers": ["console"], "level": os.getenv("LOG_LEVEL", "INFO")}},
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    # StreamHandler writes to stderr: gunicorn's and Celery's log, wherever they send it.
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "loggers": {
+        "jobs": {"handlers": ["console"], "level": os.getenv("LOG_LEVEL", "INFO")},
+        # Unhandled exceptions in views (500s), with their traceback. With DEBUG
+        # off Django would only mail them to ADMINS, and there are none. Not
+        # propagated: with DEBUG on, Django's own "django" console would print it twice.
+        "django.request": {"handlers": ["console"], "level": "ERROR", "propagate": False},
+    },
 }
 
 # --- Celery -----------------------------------------------------------------
