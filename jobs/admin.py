@@ -19,6 +19,7 @@ from django.utils.html import format_html
 
 from jobs import sagemaker, sync
 from jobs.domain import statuses
+from jobs.domain.health import SyncState
 from jobs.models import (
     FinalMetric,
     InstancePrice,
@@ -326,11 +327,16 @@ class SourceAdmin(admin.ModelAdmin):
     def health(self, source: Source) -> str:
         if not source.enabled:
             return format_html('<span class="tw-badge tw-stopped">{}</span>', "disabled")
-        if source.last_error:
-            return format_html('<span class="tw-badge tw-failed">{}</span>', "failing")
-        if source.last_sync_finished_at is None:
-            return format_html('<span class="tw-badge tw-unknown">{}</span>', "never synced")
-        return format_html('<span class="tw-badge tw-completed">{}</span>', "ok")
+        health = source.health()
+        badge = {
+            SyncState.OK: "completed",
+            SyncState.STALE: "stopping",
+            SyncState.FAILING: "failed",
+            SyncState.NEVER: "unknown",
+        }[health.state]
+        return format_html(
+            '<span class="tw-badge tw-{}" title="{}">{}</span>', badge, health.reason, health.state.label
+        )
 
     @admin.display(description="last error")
     def short_error(self, source: Source) -> str:

@@ -6,11 +6,13 @@ from datetime import datetime
 from itertools import pairwise
 from typing import Any
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
 from jobs.domain import billing, statuses
+from jobs.domain.health import SourceHealth, source_health
 from jobs.domain.parse import Transition
 
 
@@ -59,6 +61,15 @@ class Source(models.Model):
     @property
     def label(self) -> str:
         return f"{self.name} ({self.region})" if self.region else self.name
+
+    def health(self, now: datetime | None = None) -> SourceHealth:
+        """Fresh, stale, failing or never synced (see jobs.domain.health); enabled or not."""
+        return source_health(
+            last_success_at=self.last_success_at,
+            last_error=self.last_error,
+            now=now or timezone.now(),
+            interval_seconds=settings.TRAINWATCH_SYNC_INTERVAL,
+        )
 
 
 NEVER_DESCRIBED = Q(described_at__isnull=True)

@@ -39,7 +39,7 @@ Shape::
                 "name": str, "region": str, "enabled": bool,
                 "last_success_at": datetime | None,
                 "seconds_since_success": int | None,
-                "state": "ok" | "late" | "error" | "never",
+                "state": "ok" | "late" | "error" | "never",  # Source.health(now)
                 "last_error": str,                # only when not public
             },
         ],
@@ -75,6 +75,7 @@ from django.utils import timezone
 
 from jobs.costs import Prices, price_table, rate_for
 from jobs.domain import statuses
+from jobs.domain.health import LATE_AFTER_INTERVALS
 from jobs.models import Source, TrainingJob
 
 RECENT_LIMIT = 10
@@ -296,25 +297,16 @@ def _spend(now: datetime, prices: Prices) -> dict[str, dict[str, Any]]:
 
 
 def _sources(now: datetime, public: bool) -> list[dict[str, Any]]:
-    late_after = 3 * settings.TRAINWATCH_SYNC_INTERVAL
     out = []
     for source in Source.objects.order_by("name"):
-        since = _seconds(source.last_success_at, now) if source.last_success_at else None
-        if source.last_error:
-            state = "error"
-        elif since is None:
-            state = "never"
-        elif since > late_after:
-            state = "late"
-        else:
-            state = "ok"
+        health = source.health(now)
         item = {
             "name": source.name,
             "region": source.region,
             "enabled": source.enabled,
             "last_success_at": source.last_success_at,
-            "seconds_since_success": since,
-            "state": state,
+            "seconds_since_success": health.age_seconds,
+            "state": health.state.value,
         }
         if not public:
             item["last_error"] = source.last_error
@@ -341,5 +333,5 @@ def status_figures(
         "recent": _recent(now),
         "spend": _spend(now, price_table()),
         "sources": _sources(now, public),
-        "late_after_seconds": 3 * settings.TRAINWATCH_SYNC_INTERVAL,
+        "late_after_seconds": LATE_AFTER_INTERVALS * settings.TRAINWATCH_SYNC_INTERVAL,
     }

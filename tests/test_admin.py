@@ -8,6 +8,7 @@ import pytest
 from django.contrib.auth.models import Permission, User
 from django.contrib.contenttypes.models import ContentType
 from django.test import Client
+from django.utils import timezone
 
 from jobs import sagemaker, sync
 from jobs.admin import ACTION_CAP
@@ -160,7 +161,9 @@ def test_viewer_sees_jobs_without_actions(client: Client, viewer: User) -> None:
 def test_sources_and_sync_history(admin_client: Client, source) -> None:
     source.last_error = "ListTrainingJobs failed: ThrottlingException"
     source.save()
-    make_source("healthy", last_sync_finished_at=T0, last_success_at=T0)
+    # Health is judged against now: synced just now is fresh.
+    synced = timezone.now()
+    make_source("healthy", last_sync_finished_at=synced, last_success_at=synced)
     make_source("fresh")
     cycle = SyncCycle.objects.create(source=source, listed=3, described=2, errors=1)
     SyncError.objects.create(source=source, cycle=cycle, job_name="j1", kind="throttled", message="Rate exceeded")
