@@ -6,6 +6,7 @@ folder, Redis on localhost, the default boto3 credential chain.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import tempfile
 from pathlib import Path
@@ -119,7 +120,10 @@ SECURE_SSL_REDIRECT = envbool("SECURE_SSL_REDIRECT", "False")
 SECURE_HSTS_SECONDS = envint("SECURE_HSTS_SECONDS", "0", minimum=0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = envbool("SECURE_HSTS_INCLUDE_SUBDOMAINS", "False")
 SECURE_HSTS_PRELOAD = envbool("SECURE_HSTS_PRELOAD", "False")
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if envbool("BEHIND_TLS_PROXY", "False") else None
+BEHIND_TLS_PROXY = envbool("BEHIND_TLS_PROXY", "False")
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if BEHIND_TLS_PROXY else None
+# Probes and scrapers inside the network speak plain HTTP.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$"]
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -189,3 +193,15 @@ if AWS_RETRY_MODE not in {"legacy", "standard", "adaptive"}:
     raise ImproperlyConfigured(f"AWS_RETRY_MODE={AWS_RETRY_MODE!r} must be legacy, standard or adaptive")
 AWS_MAX_ATTEMPTS = envint("AWS_MAX_ATTEMPTS", "3", minimum=1)
 TRAINWATCH_STATUS_PUBLIC = envbool("TRAINWATCH_STATUS_PUBLIC", "False")
+
+# --- Operations ---------------------------------------------------------------
+# /metrics answers a scraper with this bearer token, or from these networks.
+TRAINWATCH_METRICS_TOKEN = os.getenv("TRAINWATCH_METRICS_TOKEN", "")
+try:
+    TRAINWATCH_METRICS_ALLOW = [
+        ipaddress.ip_network(cidr.strip())
+        for cidr in os.getenv("TRAINWATCH_METRICS_ALLOW", "127.0.0.1/32,::1/128").split(",")
+        if cidr.strip()
+    ]
+except ValueError as exc:
+    raise ImproperlyConfigured(f"TRAINWATCH_METRICS_ALLOW: {exc} (comma-separated networks, e.g. 10.0.0.0/8)") from None

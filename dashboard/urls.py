@@ -4,6 +4,8 @@ from django.templatetags.static import static
 from django.urls import include, path
 from django.views.generic import RedirectView
 
+from jobs.views import ops
+
 urlpatterns = [
     path("admin/", admin.site.urls),
     # Browsers and crawlers ask for /favicon.ico whatever the pages link to.
@@ -13,5 +15,6 @@ urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("api/", include("jobs.api_urls")),
+    path("healthz", ops.healthz, name="healthz"),
     path("", include("jobs.urls")),
 ]
