@@ -16,5 +16,6 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("api/", include("jobs.api_urls")),
     path("healthz", ops.healthz, name="healthz"),
+    path("metrics", ops.metrics_view, name="metrics"),
     path("", include("jobs.urls")),
 ]

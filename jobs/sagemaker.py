@@ -18,6 +18,8 @@ import botocore.parsers
 from botocore.config import Config
 from django.conf import settings
 
+from jobs import metrics
+
 THROTTLING_CODES = frozenset(
     {"ThrottlingException", "Throttling", "TooManyRequestsException", "RequestLimitExceeded", "SlowDown"}
 )
@@ -124,10 +126,19 @@ def _translate(exc: Exception) -> SageMakerError:
 
 
 def _call(config: SourceConfig, operation: str, **params: Any) -> dict[str, Any]:
+    # Counted here, where every call passes, for /metrics (see jobs.metrics).
     try:
-        return getattr(client_for(config), operation)(**params)
+        response = getattr(client_for(config), operation)(**params)
     except Exception as exc:  # translated or re-raised as it was
-        raise _translate(exc) from exc
+        code = "unexpected"
+        try:
+            error = _translate(exc)
+            code = error.code
+        finally:
+            metrics.count_aws_call(operation, error_code=code)
+        raise error from exc
+    metrics.count_aws_call(operation)
+    return response
 
 
 def list_changed_pages(config: SourceConfig, since: datetime) -> Iterator[dict[str, Any]]:
