@@ -28,3 +28,10 @@ def _schedule_sync(sender: Celery, **kwargs: object) -> None:
         name="optimize the database",
         expires=3000,
     )
+    # A sync every few seconds is millions of cycle rows a year: keep a window.
+    sender.add_periodic_task(
+        3600.0,
+        sender.signature("jobs.tasks.prune_history"),
+        name="prune old sync history",
+        expires=3000,
+    )

@@ -192,6 +192,8 @@ AWS_RETRY_MODE = os.getenv("AWS_RETRY_MODE", "adaptive")
 if AWS_RETRY_MODE not in {"legacy", "standard", "adaptive"}:
     raise ImproperlyConfigured(f"AWS_RETRY_MODE={AWS_RETRY_MODE!r} must be legacy, standard or adaptive")
 AWS_MAX_ATTEMPTS = envint("AWS_MAX_ATTEMPTS", "3", minimum=1)
+# Sync cycles and sync errors older than this are pruned hourly; 0 keeps them all.
+TRAINWATCH_RETENTION_DAYS = envint("TRAINWATCH_RETENTION_DAYS", "30", minimum=0)
 TRAINWATCH_STATUS_PUBLIC = envbool("TRAINWATCH_STATUS_PUBLIC", "False")
 
 # --- Operations ---------------------------------------------------------------

@@ -63,3 +63,10 @@ def optimize_database() -> str:
     """Hourly (beat): refresh the database's planner statistics."""
     maintenance.optimize_database()
     return "optimized"
+
+
+@shared_task
+def prune_history() -> str:
+    """Hourly (beat): delete sync cycles and errors older than ``TRAINWATCH_RETENTION_DAYS``."""
+    pruned = maintenance.prune_history(timezone.now())
+    return ", ".join(f"{name}: {count}" for name, count in pruned.items()) or "retention off"
