@@ -9,6 +9,18 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
 
+@app.on_configure.connect
+def _load_settings(sender: Celery, **kwargs: object) -> None:
+    # Celery reads Django's settings lazily, deep inside its command-line
+    # parsing: load them here so a bad one is one line, not a traceback.
+    from django.conf import settings
+
+    from dashboard.env import one_line_config_errors
+
+    with one_line_config_errors():
+        settings.INSTALLED_APPS  # noqa: B018
+
+
 @app.on_after_finalize.connect
 def _schedule_sync(sender: Celery, **kwargs: object) -> None:
     from django.conf import settings

@@ -17,8 +17,43 @@ import tempfile
 import time
 from pathlib import Path
 
+from dashboard.env import EX_CONFIG
+
 ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
+
+
+class StartupError(Exception):
+    """Start-up cannot go on; ``str()`` is the one line to print (empty: already printed)."""
+
+    def __init__(self, message: str, code: int = 1) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def port_from(env: dict[str, str]) -> int:
+    raw = env.get("PORT", "8000").strip()
+    try:
+        port = int(raw)
+    except ValueError:
+        port = 0
+    if not 1 <= port <= 65535:
+        raise StartupError(f"PORT={raw!r} is not a port number (1-65535)", EX_CONFIG)
+    return port
+
+
+def ensure_port_free(port: int) -> None:
+    """Fail now if something already listens on the port, before anything says "running at"."""
+    with socket.socket() as s:
+        # As gunicorn binds: a port left in TIME_WAIT by a previous run is free.
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError as exc:
+            raise StartupError(
+                f"PORT={port}: 127.0.0.1:{port} is already in use ({exc.strerror}); "
+                "stop what is using it or set PORT to another port"
+            ) from None
 
 
 def free_port() -> int:
@@ -27,9 +62,13 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_for_port(port: int, timeout: float = 20.0) -> None:
+def wait_for_port(port: int, timeout: float = 20.0, *, proc: subprocess.Popen | None = None, name: str = "") -> None:
+    """Wait until something listens on ``port``; with ``proc``, fail as soon as that exits."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            what = name or proc.args[0]
+            raise StartupError(f"{what} exited with code {proc.returncode} before listening on port {port}")
         with socket.socket() as s:
             if s.connect_ex(("127.0.0.1", port)) == 0:
                 return
@@ -95,7 +134,11 @@ class Launcher:
         return proc
 
     def manage(self, *args: str) -> None:
-        subprocess.run([PY, "manage.py", *args], cwd=ROOT, env=self.env, check=True)
+        code = subprocess.run([PY, "manage.py", *args], cwd=ROOT, env=self.env).returncode
+        if code == EX_CONFIG:
+            raise StartupError("", EX_CONFIG)  # manage.py printed which setting
+        if code != 0:
+            raise StartupError(f"manage.py {args[0]} exited with code {code}", code)
 
     def redis(self) -> None:
         if self.env.get("REDIS_URL"):
@@ -161,6 +204,8 @@ class Launcher:
         print(f"==> no AWS credentials: simulated SageMaker account on 127.0.0.1:{port}")
 
     def run(self) -> int:
+        port = port_from(self.env)
+        ensure_port_free(port)
         self.manage("migrate", "--noinput", "-v", "0")
         self.manage("collectstatic", "--noinput", "-v", "0")
         self.manage("ensure_admin")
@@ -171,8 +216,8 @@ class Launcher:
         self.start(
             "beat", [*celery, "beat", "--loglevel", "warning", "--schedule", str(self.run_dir / "celerybeat-schedule")]
         )
-        port = int(self.env.get("PORT", "8000"))
-        self.start(
+        ensure_port_free(port)  # again: something may have taken it while we started
+        web = self.start(
             "web",
             [
                 PY,
@@ -189,7 +234,7 @@ class Launcher:
                 "warning",
             ],
         )
-        wait_for_port(port)
+        wait_for_port(port, proc=web, name="the web server")
         print(f"\n==> Trainwatch is running at http://127.0.0.1:{port}/  (Ctrl-C stops everything)\n", flush=True)
         return self.watch()
 
@@ -224,6 +269,10 @@ def main() -> int:
     signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         return launcher.run()
+    except StartupError as exc:
+        if str(exc):
+            print(f"trainwatch: {exc}", file=sys.stderr, flush=True)
+        return exc.code
     except KeyboardInterrupt:
         print("\n==> stopping", flush=True)
         return 0

@@ -11,11 +11,10 @@ import os
 import tempfile
 from pathlib import Path
 
-import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from kombu import Queue
 
-from dashboard.env import envbool, envint, envjson
+from dashboard.env import envbool, envdatabase, envint, envjson
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -76,9 +75,9 @@ TEMPLATES = [
 
 # SQLite by default; DATABASE_URL (e.g. postgres://user:pw@host/db) for real deployments.
 DATABASES = {
-    "default": dj_database_url.config(
-        env="DATABASE_URL",
-        default=f"sqlite:///{BASE_DIR / 'trainwatch.sqlite3'}",
+    "default": envdatabase(
+        "DATABASE_URL",
+        f"sqlite:///{BASE_DIR / 'trainwatch.sqlite3'}",
         conn_max_age=envint("DATABASE_CONN_MAX_AGE", "60", minimum=0),
     )
 }

@@ -7,6 +7,7 @@ import signal
 import socket
 import sqlite3
 import subprocess
+import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -93,5 +94,91 @@ def test_run_command_serves_simulated_jobs_and_stops_cleanly(tmp_path):
     assert proc.returncode == 0, output
     assert f"running at http://127.0.0.1:{port}/" in output
     assert "Created admin user 'admin'" in output
-    time.sleep(0.5)
+    # The launcher waits for its children; their own children may take a moment more.
+    deadline = time.monotonic() + 10
+    while any(alive(pid) for pid in spawned) and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert [pid for pid in spawned if alive(pid)] == []
+
+
+def start_up(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
+    """Run an entry point with ``env`` on top of a clean environment; it is expected to stop by itself."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "TRAINWATCH_"))}
+    base.update(DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}", TRAINWATCH_SIMULATE="1")
+    base.update(env)
+    return subprocess.run(
+        [sys.executable, *args], cwd=ROOT, env=base, capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+def launch(tmp_path: Path, **env: str) -> subprocess.CompletedProcess:
+    return start_up(tmp_path, "-m", "dashboard.launcher", **env)
+
+
+@pytest.mark.parametrize("value", ["abc", "0", "70000", ""])
+def test_a_bad_port_is_named(tmp_path, value):
+    result = launch(tmp_path, PORT=value)
+    assert result.stderr.splitlines() == [f"trainwatch: PORT={value!r} is not a port number (1-65535)"]
+    assert result.returncode == 78
+    assert "Redis on" not in result.stdout  # nothing was started
+    assert "running at" not in result.stdout
+
+
+def test_a_port_in_use_is_reported_before_anything_starts(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = launch(tmp_path, PORT=str(port))
+    assert result.returncode == 1
+    [line] = result.stderr.splitlines()
+    assert line.startswith(f"trainwatch: PORT={port}: 127.0.0.1:{port} is already in use")
+    assert "running at" not in result.stdout
+    assert not (tmp_path / "db.sqlite3").exists()  # reported before migrating
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("TRAINWATCH_SYNC_INTERVAL", "abc", "TRAINWATCH_SYNC_INTERVAL='abc' is not a whole number"),
+        ("TRAINWATCH_SEARCH", "maybe", "TRAINWATCH_SEARCH='maybe' is not a boolean"),
+        ("TRAINWATCH_EXTRA_SOURCES", "[{", "TRAINWATCH_EXTRA_SOURCES is not valid JSON"),
+        ("DATABASE_URL", "nosuchdb://admin:hunter2@db.internal/trainwatch", "DATABASE_URL is not a database URL"),
+    ],
+)
+def test_a_bad_setting_is_one_line_naming_it(tmp_path, name, value, message):
+    result = launch(tmp_path, PORT=str(free_port()), **{name: value})
+    assert result.returncode == 78
+    [line] = result.stderr.splitlines()
+    assert line.startswith(f"trainwatch: bad setting: {message}")
+    assert "hunter2" not in result.stderr  # a database URL's password is never echoed
+    assert "running at" not in result.stdout
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        ("manage.py", "check"),
+        ("-m", "celery", "-A", "dashboard", "worker"),
+        ("-m", "celery", "-A", "dashboard", "beat"),
+    ],
+    ids=["manage.py", "celery worker", "celery beat"],
+)
+def test_every_entry_point_reports_a_bad_setting_in_one_line(tmp_path, entry):
+    result = start_up(tmp_path, *entry, TRAINWATCH_SYNC_INTERVAL="3")
+    assert result.stderr.splitlines() == ["trainwatch: bad setting: TRAINWATCH_SYNC_INTERVAL=3 must be at least 5"]
+    assert result.returncode == 78
+
+
+def test_waiting_for_the_web_server_stops_when_it_exits():
+    from dashboard.launcher import StartupError, wait_for_port
+
+    proc = subprocess.Popen([sys.executable, "-c", "raise SystemExit(3)"])
+    with pytest.raises(StartupError, match="the web server exited with code 3 before listening on port"):
+        wait_for_port(free_port(), timeout=60, proc=proc, name="the web server")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
