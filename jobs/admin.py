@@ -355,16 +355,30 @@ class SyncCycleAdmin(ReadOnlyMixin, admin.ModelAdmin):
         "described",
         "changed",
         "errors",
-        "ok_display",
+        "state",
     )
     list_filter = ("source",)
     list_select_related = ("source",)
     date_hierarchy = "started_at"
     show_full_result_count = False
 
-    @admin.display(description="ok", boolean=True)
-    def ok_display(self, cycle: SyncCycle) -> bool:
-        return cycle.ok
+    class Media:
+        css = {"all": ("jobs/admin.css",)}
+
+    # A cycle's state -> the badge colour of the job status it reads like.
+    _BADGES = {
+        "ok": "completed",
+        "errors": "stopping",
+        "failed": "failed",
+        "running": "running",
+        "unfinished": "unknown",
+    }
+
+    @admin.display(description="state")
+    def state(self, cycle: SyncCycle) -> str:
+        state = cycle.state()
+        label = f"{cycle.errors} error{'s' if cycle.errors != 1 else ''}" if state == "errors" else state
+        return format_html('<span class="tw-badge tw-{}">{}</span>', self._BADGES[state], label)
 
 
 @admin.register(SyncError)

@@ -129,7 +129,7 @@ class TrainwatchCollector(Collector):
         )
         state = GaugeMetricFamily(
             "trainwatch_source_state",
-            "1 for the source's current state (ok, stale, failing, never synced), 0 for the others.",
+            "1 for the source's current state (ok, stale, failing, never synced, unfinished cycle), 0 for the others.",
             labels=["source", "state"],
         )
         enabled = GaugeMetricFamily("trainwatch_source_enabled", "1 when the source is synced.", labels=["source"])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from itertools import pairwise
 from typing import Any
 
@@ -14,6 +14,14 @@ from django.utils import timezone
 from jobs.domain import billing, statuses
 from jobs.domain.health import SourceHealth, source_health
 from jobs.domain.parse import Transition
+
+# A source's sync lease lasts this many sync intervals: long enough for a slow
+# cycle, short enough that one whose process died is taken over soon after.
+SYNC_LEASE_INTERVALS = 5
+
+
+def sync_lease_seconds() -> int:
+    return settings.TRAINWATCH_SYNC_INTERVAL * SYNC_LEASE_INTERVALS
 
 
 class TrainingJobStatus(models.TextChoices):
@@ -69,7 +77,15 @@ class Source(models.Model):
             last_error=self.last_error,
             now=now or timezone.now(),
             interval_seconds=settings.TRAINWATCH_SYNC_INTERVAL,
+            last_cycle_abandoned=self.last_cycle_abandoned(now or timezone.now()),
         )
+
+    def last_cycle_abandoned(self, now: datetime) -> bool:
+        """The last cycle started longer than a lease ago and never finished: its process died."""
+        started, finished = self.last_sync_started_at, self.last_sync_finished_at
+        if started is None or (finished is not None and finished >= started):
+            return False
+        return started < now - timedelta(seconds=sync_lease_seconds())
 
 
 NEVER_DESCRIBED = Q(described_at__isnull=True)
@@ -347,8 +363,11 @@ class SyncCycleManager(models.Manager):
 class SyncCycle(models.Model):
     """One pass over a source: list what changed, describe, store.
 
-    started -> finished (ok, or with errors counted). Describes fanned out to
-    Celery tasks add to the counters as they finish.
+    running -> finished: ok, "errors" (jobs recorded as SyncErrors) or
+    "failed" (``error``: the cycle itself could not list). A cycle with no
+    ``finished_at`` after its lease ran out is "unfinished": its process was
+    killed. Describes fanned out to Celery tasks add to the counters as they
+    finish.
     """
 
     source = models.ForeignKey(Source, on_delete=models.CASCADE, related_name="cycles")
@@ -373,7 +392,16 @@ class SyncCycle(models.Model):
 
     @property
     def ok(self) -> bool:
-        return not self.error and self.errors == 0
+        return self.finished_at is not None and not self.error and self.errors == 0
+
+    def state(self, now: datetime | None = None) -> str:
+        """running, unfinished, failed, errors or ok (see the class docstring)."""
+        if self.finished_at is None:
+            now = now or timezone.now()
+            return "running" if self.started_at >= now - timedelta(seconds=sync_lease_seconds()) else "unfinished"
+        if self.error:
+            return "failed"
+        return "errors" if self.errors else "ok"
 
 
 class SyncErrorKind(models.TextChoices):

@@ -39,7 +39,7 @@ Shape::
                 "name": str, "region": str, "enabled": bool,
                 "last_success_at": datetime | None,
                 "seconds_since_success": int | None,
-                "state": "ok" | "late" | "error" | "never",  # Source.health(now)
+                "state": "ok" | "late" | "unfinished" | "error" | "never",  # Source.health(now)
                 "last_error": str,                # only when not public
             },
         ],

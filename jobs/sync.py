@@ -27,7 +27,7 @@ from jobs.domain.parse import (
     parse_summary,
     parse_training_job,
 )
-from jobs.models import Source, SyncCycle, SyncError, SyncErrorKind
+from jobs.models import Source, SyncCycle, SyncError, SyncErrorKind, sync_lease_seconds
 
 log = logging.getLogger(__name__)
 
@@ -55,11 +55,17 @@ class ChunkResult:
     retry: dict[str, sagemaker.SageMakerError] = field(default_factory=dict)
 
 
-def claim_source(source_id: int, *, now: datetime, lease_seconds: int) -> bool:
+def claim_source(source_id: int, *, now: datetime, lease_seconds: int | None = None) -> bool:
     """Take the source's sync lease if nobody holds it (conditional UPDATE)."""
+    lease = sync_lease_seconds() if lease_seconds is None else lease_seconds
     free = Q(sync_lease_until__isnull=True) | Q(sync_lease_until__lt=now)
-    claimed = Source.objects.filter(free, pk=source_id).update(sync_lease_until=now + timedelta(seconds=lease_seconds))
+    claimed = Source.objects.filter(free, pk=source_id).update(sync_lease_until=now + timedelta(seconds=lease))
     return claimed == 1
+
+
+def extend_lease(source_id: int, *, now: datetime) -> None:
+    """Keep holding the lease through a long synchronous cycle (the command's)."""
+    Source.objects.filter(pk=source_id).update(sync_lease_until=now + timedelta(seconds=sync_lease_seconds()))
 
 
 def release_source(source_id: int) -> None:

@@ -25,8 +25,7 @@ def sync_all_sources() -> int:
 
 @shared_task
 def sync_source(source_id: int) -> str:
-    lease = settings.TRAINWATCH_SYNC_INTERVAL * 5
-    if not sync.claim_source(source_id, now=timezone.now(), lease_seconds=lease):
+    if not sync.claim_source(source_id, now=timezone.now()):
         return "skipped: another cycle holds the lease"
     try:
         source = Source.objects.get(pk=source_id)

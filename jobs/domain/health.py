@@ -25,6 +25,8 @@ class SyncState(StrEnum):
     STALE = "late"
     FAILING = "error"
     NEVER = "never"
+    # The last cycle started over a lease ago and never finished: its process died.
+    UNFINISHED = "unfinished"
 
     @property
     def label(self) -> str:
@@ -36,6 +38,7 @@ _LABELS = {
     SyncState.STALE: "stale",
     SyncState.FAILING: "failing",
     SyncState.NEVER: "never synced",
+    SyncState.UNFINISHED: "unfinished cycle",
 }
 
 
@@ -64,7 +67,12 @@ class SourceHealth:
 
 
 def source_health(
-    *, last_success_at: datetime | None, last_error: str, now: datetime, interval_seconds: int
+    *,
+    last_success_at: datetime | None,
+    last_error: str,
+    now: datetime,
+    interval_seconds: int,
+    last_cycle_abandoned: bool = False,
 ) -> SourceHealth:
     """The state of one source at ``now``; a failed last cycle outranks age."""
     limit = LATE_AFTER_INTERVALS * interval_seconds
@@ -75,6 +83,10 @@ def source_health(
         return SourceHealth(SyncState.FAILING, age, limit, f"the last cycle failed; last success {since}")
     if age is None:
         return SourceHealth(SyncState.NEVER, None, limit, "no cycle has finished without error yet")
+    if last_cycle_abandoned:
+        return SourceHealth(
+            SyncState.UNFINISHED, age, limit, f"the last cycle never finished; last success {since}"
+        )
     if age > limit:
         return SourceHealth(
             SyncState.STALE,

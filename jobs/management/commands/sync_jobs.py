@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils import timezone
 
 from jobs import sync
 from jobs.models import Source
@@ -10,7 +11,10 @@ from jobs.sources import ensure_configured_sources
 
 
 class Command(BaseCommand):
-    help = "Run one full sync cycle now, synchronously, without a broker."
+    help = (
+        "Run one full sync cycle now, synchronously, without a broker. A source whose "
+        "sync lease another cycle (the Celery task, another sync_jobs) holds is skipped."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--source", help="Only this source (by name).")
@@ -24,7 +28,17 @@ class Command(BaseCommand):
                 raise CommandError(f"No enabled source named {options['source']!r}")
         failed = []
         for source in sources:
-            cycle = sync.run_cycle(source, progress=self.stdout.write)
+            # The same lease as the Celery task: two cycles of one source at
+            # once would both list and describe everything.
+            if not sync.claim_source(source.pk, now=timezone.now()):
+                self.stderr.write(
+                    self.style.WARNING(f"{source.name}: busy, another sync cycle holds its lease; skipped")
+                )
+                continue
+            try:
+                cycle = sync.run_cycle(source, progress=self._progress(source))
+            finally:
+                sync.release_source(source.pk)
             if cycle.error:
                 self.stderr.write(self.style.ERROR(f"{source.name}: {cycle.error}"))
                 failed.append(source.name)
@@ -37,3 +51,12 @@ class Command(BaseCommand):
             )
         if failed:
             raise CommandError(f"Sync failed for: {', '.join(failed)}")
+
+    def _progress(self, source: Source) -> sync.Progress:
+        def say(message: str) -> None:
+            # Describing inline can outlast the lease on a first import: each
+            # step of progress renews it, so no Celery cycle starts alongside.
+            sync.extend_lease(source.pk, now=timezone.now())
+            self.stdout.write(message)
+
+        return say
