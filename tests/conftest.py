@@ -1,7 +1,33 @@
+import botocore.retries.standard
+import botocore.retryhandler
 import pytest
 from django.contrib.auth.models import User
 
 from tests.factories import make_source
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--run-slow", action="store_true", default=False, help="also run the tests marked slow (soaks)")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.getoption("--run-slow"):
+        return
+    skip = pytest.mark.skip(reason="slow: run with --run-slow")
+    for item in items:
+        if item.get_closest_marker("slow"):
+            item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True)
+def _botocore_retries_at_once(monkeypatch):
+    """botocore sleeps its exponential backoff between retries; in tests it retries at once.
+
+    The attempts, and what is retried, stay botocore's own (standard and
+    adaptive modes share ExponentialBackoff; legacy has delay_exponential).
+    """
+    monkeypatch.setattr(botocore.retries.standard.ExponentialBackoff, "delay_amount", lambda self, context: 0)
+    monkeypatch.setattr(botocore.retryhandler, "delay_exponential", lambda **kwargs: 0)
 
 
 @pytest.fixture

@@ -231,6 +231,7 @@ def threaded_worker(redis_url, transactional_db):
         yield worker
 
 
+@pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_a_worker_under_every_fault_converges_on_the_truth(faulty_sim, threaded_worker, settings):
     settings.TRAINWATCH_SEARCH = True  # the product's default path

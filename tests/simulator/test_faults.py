@@ -2,6 +2,7 @@
 
 import json
 import urllib.request
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -70,15 +71,18 @@ def test_dropped_connection_is_a_connection_error(sim: Any) -> None:
     assert client.list_training_jobs()["TrainingJobSummaries"]
 
 
-def test_latency_is_added(sim: Any) -> None:
-    import time
+def test_latency_is_added(sim: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    import simulator.server
 
+    waited: list[float] = []
+    # The server's own pause, recorded instead of slept: no wall-clock timing in tests.
+    monkeypatch.setattr(simulator.server, "time", SimpleNamespace(sleep=waited.append))
     client = client_for(sim)
     client.list_training_jobs(MaxResults=1)
+    assert waited == []
     sim.faults.latency_ms = 150
-    began = time.perf_counter()
     client.list_training_jobs(MaxResults=1)
-    assert time.perf_counter() - began >= 0.15
+    assert waited == [0.15]
 
 
 def _raw_describe(sim: Any, name: str) -> tuple[int, Any]:
