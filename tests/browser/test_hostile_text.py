@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from jobs.models import Source, SyncError, TrainingJob
 from tests.browser.conftest import logged_in_context
+from tests.browser.waits import settle
 from tests.factories import make_job, make_source
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -112,10 +113,10 @@ def assert_harmless(page, url: str, *, layout: bool = True) -> None:
     # "load": every image, script and style is in (an onerror fires by then);
     # "networkidle" hung once in CI on a kept-alive admin connection.
     page.wait_for_load_state("load")
-    page.wait_for_timeout(300)  # let any timers or late handlers fire
+    settle(page)  # late handlers and queued timers run
     for opener in page.locator("details:not([open]) > summary").all()[:10]:
         opener.click()
-    page.wait_for_timeout(200)
+    settle(page)
     assert page.evaluate("window.__hits") == [], f"{url}: injected code ran"
     assert page.dialogs == [], f"{url}: a dialog opened"
     assert page.locator('a[href^="javascript:" i], [src^="javascript:" i]').count() == 0, f"{url}: javascript: link"
@@ -177,7 +178,7 @@ def test_the_api_serves_hostile_text_as_json_only(browser, live_server, hostile_
             response = page.goto(url)
             assert response.headers["content-type"].startswith("application/json")
             assert response.headers.get("x-content-type-options") == "nosniff"
-            page.wait_for_timeout(200)
+            settle(page)
             assert page.evaluate("window.__hits") == []
             assert page.dialogs == []
     finally:

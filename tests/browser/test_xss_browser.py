@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 
 from jobs.models import Source
+from tests.browser.waits import settle, wait_for_status_refresh
 from tests.factories import T0, make_job, make_source
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -46,7 +47,7 @@ def _assert_clean(page):
 def test_detail_shows_untrusted_text_literally(page, hostile_job):
     page.goto(f"/jobs/{hostile_job.pk}/")
     page.locator("details.raw summary").click()
-    page.wait_for_timeout(200)
+    settle(page)
     _assert_clean(page)
     reason = page.locator("#failure-reason").inner_text()
     assert SCRIPT in reason and IMG in reason
@@ -61,14 +62,14 @@ def test_detail_shows_untrusted_text_literally(page, hostile_job):
 
 def test_list_failures_and_status_stay_inert(page, hostile_job):
     page.goto(f"/?metric={IMG}")
-    page.wait_for_timeout(200)
+    settle(page)
     _assert_clean(page)
     assert IMG in page.locator("#jobs-table").inner_text()
     page.goto("/failures/")
-    page.wait_for_timeout(200)
+    settle(page)
     _assert_clean(page)
     assert SCRIPT in page.locator(".failure-group").first.inner_text()
     page.goto("/status/?every=1")
-    page.wait_for_timeout(1500)  # at least one fragment refresh
+    wait_for_status_refresh(page)
     _assert_clean(page)
     assert "window.__xss" in page.locator(".sources").inner_text()
