@@ -51,7 +51,14 @@ class SimulatedSageMaker:
         if self._server is None:
             self._server = make_server(self.host, self.port, self._dispatcher)
             self.port = self._server.server_address[1]
-            self._thread = threading.Thread(target=self._server.serve_forever, name="simulated-sagemaker", daemon=True)
+            # serve_forever checks for shutdown every poll_interval: at its 0.5 s
+            # default, every stop (every test's teardown) waited that long.
+            self._thread = threading.Thread(
+                target=self._server.serve_forever,
+                kwargs={"poll_interval": 0.02},
+                name="simulated-sagemaker",
+                daemon=True,
+            )
             self._thread.start()
         return self
 
