@@ -6,6 +6,7 @@ job in Python, so a page of 50 jobs costs one query, not 50.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -46,11 +47,32 @@ def rate_for(instance_type: str, instance_count: int, instance_groups: Any, pric
     return price * max(instance_count, 1)
 
 
-def job_cost(job: TrainingJob, prices: Prices, *, now: datetime) -> Decimal | None:
-    """Billable time so far x the job's hourly rate, to the cent."""
-    rate = hourly_rate(job, prices)
-    seconds = job.billable_seconds_now(now)
-    if rate is None or seconds is None:
+@dataclass(frozen=True)
+class Cost:
+    """A job's estimated cost and the billed time it was priced from."""
+
+    usd: Decimal | None  # None: an instance type has no price
+    billed: billing.BilledTime
+
+    @property
+    def basis(self) -> str:
+        return self.billed.basis
+
+
+def job_price(job: TrainingJob, prices: Prices, *, now: datetime) -> Cost | None:
+    """What AWS bills (its BillableTimeInSeconds once reported) x the job's hourly rate.
+
+    None when nothing is billed yet (training never started, nothing reported).
+    """
+    billed = job.billed_time(now)
+    if billed is None:
         return None
-    per_instance = seconds / max(job.instance_count, 1)
-    return billing.estimated_cost(round(per_instance), rate)
+    rate = hourly_rate(job, prices)
+    # The rate covers every instance (of every group): price one instance's time.
+    return Cost(billing.estimated_cost(billed.per_instance, rate), billed)
+
+
+def job_cost(job: TrainingJob, prices: Prices, *, now: datetime) -> Decimal | None:
+    """``job_price``'s figure alone, to the cent."""
+    cost = job_price(job, prices, now=now)
+    return cost.usd if cost is not None else None

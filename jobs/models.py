@@ -252,6 +252,18 @@ class TrainingJob(models.Model):
             self.training_start_time, self.training_end_time, self.instance_count, now=now or timezone.now()
         )
 
+    def billed_time(self, now: datetime | None = None) -> billing.BilledTime | None:
+        """What AWS bills for this job, and on which basis (see ``billing.billed_seconds``)."""
+        return billing.billed_seconds(
+            start=self.training_start_time,
+            end=self.training_end_time,
+            instance_count=self.instance_count,
+            reported_per_instance=self.reported_billable_seconds,
+            retained_per_instance=self.warm_pool_retained_seconds,
+            finished=self.is_terminal,
+            now=now or timezone.now(),
+        )
+
     @property
     def reported_billable_total(self) -> int | None:
         return billing.reported_billable_total(self.reported_billable_seconds, self.instance_count)

@@ -1,15 +1,89 @@
 """Billable time and cost, as AWS bills training jobs.
 
-AWS bills TrainingStartTime -> TrainingEndTime per instance; provisioning
-before the start is free. BillableTimeInSeconds and TrainingTimeInSeconds are
-per instance, so every total multiplies by the instance count.
+AWS bills BillableTimeInSeconds per instance at the on-demand rate: for a
+managed spot job that is less than its training time (the spot savings).
+Warm-pool time kept after the end (ResourceRetainedBillableTimeInSeconds)
+is billed as well. Until AWS reports the figure (while running, or for a
+response without it) the estimate is TrainingStartTime -> TrainingEndTime
+(or now); provisioning before the start is free. Every per-instance figure
+multiplies by the instance count.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+
+# Which figure a billed time (and the cost priced from it) comes from.
+AWS = "aws"  # BillableTimeInSeconds (+ warm-pool retained time) x instances
+START_TO_END = "start-to-end"  # finished, but AWS reported no billable time
+RUNNING = "running so far"  # TrainingStartTime -> now
+LAST_SEEN = "until last seen"  # gone at the source: TrainingStartTime -> the last describe
+
+BASIS_LABELS = {
+    AWS: ("AWS", "AWS's BillableTimeInSeconds x instances at the on-demand rate (spot savings included)"),
+    START_TO_END: ("start-end", "Training start to end x instances: AWS reported no billable time"),
+    RUNNING: ("so far", "Running: training start to now x instances"),
+    LAST_SEEN: ("last seen", "Gone at the source: training start to the last describe x instances"),
+}
+
+
+@dataclass(frozen=True)
+class BilledTime:
+    """Instance-seconds billed, and which figure they come from (one of the bases above)."""
+
+    seconds: int  # every instance together
+    basis: str
+    per_instance: int
+    retained_seconds: int = 0  # warm-pool time included in ``seconds``, every instance together
+
+    @property
+    def label(self) -> str:
+        return BASIS_LABELS[self.basis][0]
+
+    @property
+    def explanation(self) -> str:
+        return BASIS_LABELS[self.basis][1]
+
+
+def billed_seconds(
+    *,
+    start: datetime | None,
+    end: datetime | None,
+    instance_count: int,
+    reported_per_instance: int | None,
+    retained_per_instance: int | None,
+    finished: bool,
+    now: datetime,
+    gone: bool = False,
+    last_seen: datetime | None = None,
+) -> BilledTime | None:
+    """What AWS bills for a job: its own figure once finished, else start to end (or now).
+
+    ``finished``: the job is in a terminal status. ``gone``: the source no
+    longer knows it, so it is billed to ``last_seen`` (its last describe),
+    not to a now that grows forever. None when training never started and
+    AWS reported nothing (a job that failed while provisioning costs nothing).
+    """
+    count = max(instance_count, 1)
+    retained = max(retained_per_instance or 0, 0)
+    if finished and reported_per_instance is not None:
+        per_instance = max(reported_per_instance, 0) + retained
+        return BilledTime(per_instance * count, AWS, per_instance, retained * count)
+    if start is None:
+        return None
+    if finished:
+        stop, basis = end or last_seen or now, START_TO_END
+    elif gone:
+        stop, basis = last_seen or now, LAST_SEEN
+        retained = 0
+    else:
+        stop, basis = now, RUNNING
+        retained = 0
+    per_instance = max(0, int((stop - start).total_seconds())) + retained
+    return BilledTime(per_instance * count, basis, per_instance, retained * count)
 
 
 def instance_count_of(instance_count: int | None, group_counts: Sequence[int], selected_count: int | None) -> int:
