@@ -31,7 +31,11 @@ Shape::
         ],
         "spend": {
             "today": {"since": datetime, "billable_seconds": int, "billable_hours": float,
-                      "estimated_usd": float, "unpriced_seconds": int},
+                      "estimated_usd": float, "unpriced_seconds": int,
+                      "by_basis": {"aws": int, "start-to-end": int, "running so far": int}},
+                                          # billed instance-seconds (billing.billed_seconds): AWS's
+                                          # BillableTimeInSeconds (+ warm pool) once finished,
+                                          # start to end without it, start to now while running
             "week": {...same keys, since Monday 00:00...},
         },
         "sources": [
@@ -63,6 +67,7 @@ from django.db.models import (
     CharField,
     Count,
     DateTimeField,
+    F,
     Func,
     Q,
     Sum,
@@ -74,11 +79,13 @@ from django.db.models.functions import Cast, Coalesce, Greatest, Least
 from django.utils import timezone
 
 from jobs.costs import Prices, price_table, rate_for
-from jobs.domain import statuses
+from jobs.domain import billing, statuses
 from jobs.domain.health import LATE_AFTER_INTERVALS
 from jobs.models import Source, TrainingJob
 
 RECENT_LIMIT = 10
+# The bases a week's spend can mix (gone jobs' time is billed to when they were last seen).
+SPEND_BASES = (billing.AWS, billing.START_TO_END, billing.RUNNING)
 
 
 def _seconds(a: datetime, b: datetime) -> int:
@@ -215,8 +222,47 @@ class _SecondsBetween(Func):
         return self.as_sql(compiler, connection, template=template, arg_joiner=" - ", **extra)
 
 
+def _billed_in(window_seconds: Any, since: datetime) -> Any:
+    """A finished job's billed seconds per instance inside a window, as ``billing.billed_seconds`` rules.
+
+    AWS's BillableTimeInSeconds (a spot job's savings included) is spread
+    over its start-to-end span, so a job that began before the window counts
+    only its share; without it, the seconds inside the window. Warm-pool time
+    AWS reports follows the end, so it counts in the window the job ended in.
+    """
+    span = _SecondsBetween("training_start_time", "training_end_time")
+    aws = Q(reported_billable_seconds__isnull=False, status__in=statuses.TERMINAL)
+    ended_inside = Q(training_end_time__gte=since)
+    billed = Case(
+        When(
+            aws & Q(training_start_time__lt=F("training_end_time")),
+            then=F("reported_billable_seconds") * window_seconds / span,
+        ),
+        When(aws & ended_inside, then=F("reported_billable_seconds")),
+        When(aws, then=Value(0)),
+        default=window_seconds,
+        output_field=BigIntegerField(),
+    )
+    retained = Case(
+        When(ended_inside, then=Coalesce("warm_pool_retained_seconds", Value(0))),
+        default=Value(0),
+        output_field=BigIntegerField(),
+    )
+    return billed + retained
+
+
+def _aws_billed_in(window_seconds: Any, since: datetime) -> Any:
+    """The part of ``_billed_in`` priced from AWS's own figure."""
+    aws = Q(reported_billable_seconds__isnull=False, status__in=statuses.TERMINAL)
+    return Case(When(aws, then=_billed_in(window_seconds, since)), default=Value(0), output_field=BigIntegerField())
+
+
 def _spend(now: datetime, prices: Prices) -> dict[str, dict[str, Any]]:
-    """Billable time and cost inside today and this week (local time zone)."""
+    """Billed time and cost inside today and this week (local time zone).
+
+    Billed as a job's cost is (``billing.billed_seconds``): AWS's billable
+    time once a job finished, start to now while it runs.
+    """
     local = timezone.localtime(now)
     today = local.replace(hour=0, minute=0, second=0, microsecond=0)
     week = today - timedelta(days=today.weekday())
@@ -226,6 +272,7 @@ def _spend(now: datetime, prices: Prices) -> dict[str, dict[str, Any]]:
     by_rate: dict[str, dict[Decimal, int]] = {key: {} for key in windows}
     instance_seconds = dict.fromkeys(windows, 0)
     unpriced_seconds = dict.fromkeys(windows, 0)
+    by_basis: dict[str, dict[str, int]] = {key: dict.fromkeys(SPEND_BASES, 0) for key in windows}
     # Jobs whose billed span (TrainingStartTime -> end, or now) overlaps the
     # week: those that ended since Monday (a range on the end-time index) and
     # those still running (ranges on the status index). As one OR, SQLite
@@ -250,37 +297,52 @@ def _spend(now: datetime, prices: Prices) -> dict[str, dict[str, Any]]:
         jobs.filter(training_end_time__gte=week)
         .annotate(groups=Cast("instance_groups", TextField()))
         .values_list(*columns)
-        .annotate(**{f"s_{key}": Sum(expression) for key, expression in seconds.items()})
+        .annotate(
+            **{f"s_{key}": Sum(_billed_in(expression, windows[key])) for key, expression in seconds.items()},
+            **{f"a_{key}": Sum(_aws_billed_in(expression, windows[key])) for key, expression in seconds.items()},
+            **{f"r_{key}": Value(0, output_field=BigIntegerField()) for key in seconds},
+        )
     )
     # Running, one row each (grouped, SQLite walks that index again). Those
     # with an end time are in ``ended`` already, or ended before the week: as
     # a WHERE condition, SQLite would search the end-time index for every job
-    # without one instead of the few running.
+    # without one instead of the few running. None of it is AWS-billed yet.
+    so_far = {
+        key: Case(When(training_end_time__isnull=True, then=expression), default=Value(0))
+        for key, expression in seconds.items()
+    }
     running = (
         jobs.running()
         .annotate(
             groups=Cast("instance_groups", TextField()),
-            **{
-                f"s_{key}": Case(When(training_end_time__isnull=True, then=expression), default=Value(0))
-                for key, expression in seconds.items()
-            },
+            **{f"s_{key}": expression for key, expression in so_far.items()},
+            **{f"a_{key}": Value(0, output_field=BigIntegerField()) for key in seconds},
+            **{f"r_{key}": expression for key, expression in so_far.items()},
         )
-        .values_list(*columns, *(f"s_{key}" for key in seconds))
+        .values_list(*columns, *(f"{part}_{key}" for part in "sar" for key in seconds))
     )
+    # Per configuration and window: billed seconds per instance, the part
+    # from AWS's figure, the part running so far (the rest: start to end).
     per_key: dict[tuple[str, int, str], list[int]] = {}
     for groups, instance_type, count, *per_window in ended.union(running, all=True):
-        totals = per_key.setdefault((instance_type, count, groups or ""), [0] * len(windows))
+        totals = per_key.setdefault((instance_type, count, groups or ""), [0] * 3 * len(windows))
         for i, window_seconds in enumerate(per_window):
             totals[i] += window_seconds or 0
+    n = len(windows)
     for (instance_type, count, groups), totals in per_key.items():
         decoded = json.loads(groups) if groups else None
         rate = rate_for(instance_type, count, decoded, prices)
-        for key, per_instance in zip(windows, totals, strict=True):
+        parts = zip(windows, totals[:n], totals[n : 2 * n], totals[2 * n :], strict=True)
+        for key, per_instance, aws_part, running_part in parts:
             if not per_instance:
                 continue
-            instance_seconds[key] += per_instance * max(count, 1)
+            every = max(count, 1)
+            instance_seconds[key] += per_instance * every
+            by_basis[key][billing.AWS] += aws_part * every
+            by_basis[key][billing.RUNNING] += running_part * every
+            by_basis[key][billing.START_TO_END] += (per_instance - aws_part - running_part) * every
             if rate is None:
-                unpriced_seconds[key] += per_instance * max(count, 1)
+                unpriced_seconds[key] += per_instance * every
             else:
                 by_rate[key][rate] = by_rate[key].get(rate, 0) + per_instance
     out = {}
@@ -292,6 +354,7 @@ def _spend(now: datetime, prices: Prices) -> dict[str, dict[str, Any]]:
             "billable_hours": round(instance_seconds[key] / 3600, 2),
             "estimated_usd": float(round(cost, 2)),
             "unpriced_seconds": unpriced_seconds[key],
+            "by_basis": by_basis[key],
         }
     return out
 

@@ -111,7 +111,6 @@ def _spot_job(**overrides):
 @pytest.mark.django_db
 def test_spot_job_is_priced_from_aws_billable_time_not_start_to_end() -> None:
 
-
     job = _spot_job()
     prices = {"ml.p3.2xlarge": Decimal("3.825")}
     cost = job_price(job, prices, now=timezone.now())
@@ -125,7 +124,6 @@ def test_spot_job_is_priced_from_aws_billable_time_not_start_to_end() -> None:
 @pytest.mark.django_db
 def test_warm_pool_retained_time_is_priced_too() -> None:
 
-
     job = _spot_job(WarmPoolStatus={"Status": "Terminated", "ResourceRetainedBillableTimeInSeconds": 1800})
     cost = job_price(job, {"ml.p3.2xlarge": Decimal("3.6")}, now=timezone.now())
     # (1152 + 1800) s x 2 instances at $3.60/h.
@@ -135,7 +133,6 @@ def test_warm_pool_retained_time_is_priced_too() -> None:
 
 @pytest.mark.django_db
 def test_running_job_is_priced_from_start_to_now() -> None:
-
 
     job = make_job("busy", status="InProgress", EnableManagedSpotTraining=True)
     now = job.training_start_time + timedelta(minutes=90)
@@ -147,7 +144,6 @@ def test_running_job_is_priced_from_start_to_now() -> None:
 
 @pytest.mark.django_db
 def test_on_demand_job_without_aws_figure_is_priced_start_to_end() -> None:
-
 
     raw = describe_response("no-figure")
     del raw["BillableTimeInSeconds"]
@@ -161,7 +157,6 @@ def test_on_demand_job_without_aws_figure_is_priced_start_to_end() -> None:
 
 @pytest.mark.django_db
 def test_unpriced_instance_type_keeps_the_basis_but_no_figure() -> None:
-
 
     cost = job_price(_spot_job(), {}, now=timezone.now())
     assert cost.usd is None and cost.basis == "aws"

@@ -103,6 +103,50 @@ def test_spend_today_and_week(db, price):
     assert spend["week"]["since"].weekday() == 0
 
 
+def test_spend_prices_a_spot_job_from_aws_billable_time(db, price):
+    # 2 x 1 h of training today with 68 % spot savings: AWS bills 1152 s each.
+    make_job("spot-1", EnableManagedSpotTraining=True, TrainingTimeInSeconds=3600, BillableTimeInSeconds=1152)
+    # Warm pool kept 10 min after the end on each instance: billed too.
+    make_job(
+        "pool-1",
+        created=T0 - timedelta(days=1),
+        WarmPoolStatus={"Status": "Terminated", "ResourceRetainedBillableTimeInSeconds": 600},
+    )
+    # Running since 15:05: start to now, 55 min on each instance.
+    make_job("live-1", status="InProgress", created=NOW - timedelta(hours=1))
+    spend = status_figures(NOW)["spend"]
+    assert spend["today"]["billable_seconds"] == 2 * 1152 + 2 * 55 * 60
+    assert spend["today"]["by_basis"] == {"aws": 2 * 1152, "start-to-end": 0, "running so far": 2 * 55 * 60}
+    # (1152 + 3300) s x 2 at $3/h, where start to end would have said $11.50.
+    assert spend["today"]["estimated_usd"] == 7.42
+    week = spend["week"]
+    assert week["billable_seconds"] == 2 * 1152 + 2 * (3600 + 600) + 2 * 55 * 60
+    assert week["by_basis"]["aws"] == 2 * 1152 + 2 * (3600 + 600)
+    assert week["estimated_usd"] == round((2 * 1152 + 2 * 4200 + 2 * 3300) / 3600 * 3, 2)
+
+
+def test_spend_spreads_aws_figure_over_a_job_that_began_before_the_window(db, price):
+    # Trained 23:30 yesterday to 00:30 today (two instances); AWS billed 1800 s each.
+    make_job(
+        "midnight-1",
+        created=T0.replace(hour=0) - timedelta(minutes=35),
+        EnableManagedSpotTraining=True,
+        TrainingTimeInSeconds=3600,
+        BillableTimeInSeconds=1800,
+    )
+    spend = status_figures(NOW)["spend"]
+    # Half of the span fell today: half of what AWS billed.
+    assert spend["today"]["billable_seconds"] == 2 * 900
+    assert spend["week"]["billable_seconds"] == 2 * 1800
+
+
+def test_spend_without_aws_figure_is_start_to_end(db, price):
+    make_job("today-1", BillableTimeInSeconds=None)
+    spend = status_figures(NOW)["spend"]
+    assert spend["today"]["by_basis"] == {"aws": 0, "start-to-end": 2 * 3600, "running so far": 0}
+    assert spend["today"]["estimated_usd"] == 6.0
+
+
 def test_source_freshness(db, settings):
     settings.TRAINWATCH_SYNC_INTERVAL = 60
     make_source("fresh", last_success_at=NOW - timedelta(seconds=14))
@@ -149,3 +193,9 @@ def test_constant_queries(logged_in, django_assert_num_queries, price, count):
         logged_in.get("/status/")
     with django_assert_num_queries(8):
         logged_in.get("/status/fragment/")
+
+
+def test_spend_tiles_say_which_figures_they_add_up(logged_in, price):
+    make_job("spot-1", EnableManagedSpotTraining=True, TrainingTimeInSeconds=3600, BillableTimeInSeconds=1800)
+    html = logged_in.get("/status/").content.decode()
+    assert "Billed instance-hours: 1.0 h from AWS&#x27;s billable time, 0.0 h start to end" in html

@@ -80,7 +80,7 @@ def billed_seconds(
         stop, basis = last_seen or now, LAST_SEEN
         retained = 0
     else:
-        stop, basis = now, RUNNING
+        stop, basis = end or now, RUNNING
         retained = 0
     per_instance = max(0, int((stop - start).total_seconds())) + retained
     return BilledTime(per_instance * count, basis, per_instance, retained * count)

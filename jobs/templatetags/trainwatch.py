@@ -14,7 +14,7 @@ from django.utils.dateformat import DateFormat
 from django.utils.formats import localize
 from django.utils.safestring import SafeString
 
-from jobs.domain import dates, statuses
+from jobs.domain import billing, dates, statuses
 
 register = template.Library()
 
@@ -198,6 +198,32 @@ def hours(seconds: float | None) -> str:
     if seconds is None:
         return "—"
     return f"{seconds / 3600:,.1f} h"
+
+
+@register.filter
+def spend_basis(by_basis: dict | None) -> str:
+    """Which figures a spend total adds up (status figures' ``by_basis``), for a tooltip."""
+    if not isinstance(by_basis, dict):
+        return ""
+    parts = [
+        f"{hours(by_basis.get(basis, 0))} {text}"
+        for basis, text in (
+            (billing.AWS, "from AWS's billable time"),
+            (billing.START_TO_END, "start to end (AWS gave none)"),
+            (billing.RUNNING, "running so far"),
+        )
+    ]
+    return "Billed instance-hours: " + ", ".join(parts)
+
+
+@register.filter
+def basis_label(basis: str) -> str:
+    return billing.BASIS_LABELS.get(basis, ("", ""))[0]
+
+
+@register.filter
+def basis_explanation(basis: str) -> str:
+    return billing.BASIS_LABELS.get(basis, ("", ""))[1]
 
 
 @register.filter
