@@ -85,6 +85,7 @@ class TrainingJobAdmin(admin.ModelAdmin):
         "instances",
         "creation_time",
         "billable",
+        "cost_basis",
         "source",
     )
     list_filter = ("status", "secondary_status", "instance_type", "source", "is_spot")
@@ -126,6 +127,7 @@ class TrainingJobAdmin(admin.ModelAdmin):
                     "training_time_seconds",
                     "reported_billable_seconds",
                     "billable_seconds",
+                    "cost_basis",
                     "warm_pool_status",
                     "warm_pool_retained_seconds",
                 )
@@ -174,7 +176,10 @@ class TrainingJobAdmin(admin.ModelAdmin):
     def get_readonly_fields(self, request: HttpRequest, obj: TrainingJob | None = None) -> list[str]:
         # Every column mirrors AWS (or the sync's bookkeeping); an edit here
         # would be silently overwritten by the next describe.
-        return [f.name for f in TrainingJob._meta.concrete_fields if f.name not in {"id", "raw"}] + ["raw_pretty"]
+        return [f.name for f in TrainingJob._meta.concrete_fields if f.name not in {"id", "raw"}] + [
+            "cost_basis",
+            "raw_pretty",
+        ]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -208,6 +213,14 @@ class TrainingJobAdmin(admin.ModelAdmin):
     @admin.display(description="billable", ordering="billable_seconds")
     def billable(self, job: TrainingJob) -> str:
         return instance_hours(job.billable_seconds_now())
+
+    @admin.display(description="cost basis")
+    def cost_basis(self, job: TrainingJob) -> str:
+        # Which figure the job's estimated cost is priced from (jobs.domain.billing).
+        billed = job.billed_time()
+        if billed is None:
+            return "-"
+        return format_html('<span title="{}">{}</span>', billed.explanation, billed.label)
 
     @admin.display(description="raw DescribeTrainingJob response")
     def raw_pretty(self, job: TrainingJob) -> str:

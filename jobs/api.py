@@ -82,6 +82,7 @@ LIST_FIELDS = (
     "instance_count",
     "instance_groups",
     "reported_billable_seconds",
+    "warm_pool_retained_seconds",
     "billable_seconds",
     "tags",
     "source__name",
@@ -102,6 +103,7 @@ class ListJob:
     __slots__ = ("id", "source", *(f for f in LIST_FIELDS if f != "source__name"))
     is_terminal = TrainingJob.is_terminal
     billable_seconds_now = TrainingJob.billable_seconds_now
+    billed_time = TrainingJob.billed_time
     reported_billable_total = TrainingJob.reported_billable_total
 
     def __init__(self, row: dict[str, Any]) -> None:

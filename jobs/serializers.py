@@ -44,7 +44,7 @@ def job_data(
     job: TrainingJob, prices: Prices, now: datetime, final_metrics: list[dict[str, Any]] | None = None
 ) -> dict[str, Any]:
     """One row of the job list; ``final_metrics`` as the list fetched them, else the prefetched ones."""
-    cost = costs.job_cost(job, prices, now=now)
+    cost = costs.job_price(job, prices, now=now)
     return {
         "id": job.pk,
         "name": job.name,
@@ -63,7 +63,11 @@ def job_data(
         # AWS's BillableTimeInSeconds x instance count (spot savings included); null until reported.
         "reported_billable_seconds": job.reported_billable_total,
         # USD at the InstancePrice table's on-demand rates.
-        "estimated_cost": float(cost) if cost is not None else None,
+        "estimated_cost": float(cost.usd) if cost is not None and cost.usd is not None else None,
+        # What estimated_cost was priced from: "aws" (BillableTimeInSeconds + warm pool, x instances),
+        # "start-to-end" (AWS reported none), "running so far"; null when nothing is billed.
+        "cost_basis": cost.basis if cost is not None else None,
+        "billed_seconds": cost.billed.seconds if cost is not None else None,
         "source": job.source.name,
         "tags": job.tags,
         "final_metrics": (

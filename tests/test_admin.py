@@ -61,6 +61,8 @@ def test_changelist_columns(admin_client: Client) -> None:
     assert '<span class="tw-badge tw-failed">Failed</span>' in body
     assert "ml.p3.2xlarge x 2" in body
     assert "2.0 h" in body  # billable: an hour on two instances
+    # Its cost is priced from AWS's BillableTimeInSeconds, and the column says so.
+    assert "Cost basis" in body and '">AWS</span>' in body
     # No full-table COUNT link ("N total") with show_full_result_count off.
     assert "total)" not in body
 
@@ -126,6 +128,7 @@ def test_change_page_is_read_only(admin_client: Client) -> None:
     assert 'name="_save"' not in body
     assert "&lt;b&gt;boom&lt;/b&gt;" in body and "<b>boom</b>" not in body
     assert "Preparing the instances" in body  # transitions inline
+    assert "Cost basis" in body and "AWS&#x27;s BillableTimeInSeconds" in body
     assert "validation:accuracy" not in body  # failed jobs have no final metrics here
     admin_client.post(f"{CHANGELIST}{job.pk}/change/", {"name": "renamed", "status": "Completed"})
     job.refresh_from_db()

@@ -29,6 +29,8 @@ LIST_FIELDS = {
     "billable_seconds",
     "reported_billable_seconds",
     "estimated_cost",
+    "cost_basis",
+    "billed_seconds",
     "source",
     "tags",
     "final_metrics",
@@ -110,8 +112,9 @@ def test_list_row(api: Client) -> None:
     # One hour on two instances, both computed and as AWS reports it.
     assert row["billable_seconds"] == 7200
     assert row["reported_billable_seconds"] == 7200
-    # Two instance-hours at the seeded ml.p3.2xlarge price.
+    # Two instance-hours at the seeded ml.p3.2xlarge price, from AWS's figure.
     assert row["estimated_cost"] == pytest.approx(7.65)
+    assert row["cost_basis"] == "aws" and row["billed_seconds"] == 7200
     assert row["source"] == "default"
     assert row["tags"] == {"team": "vision", "project": "resnet"}
     assert sorted(row["final_metrics"], key=lambda m: m["name"]) == [
@@ -129,6 +132,24 @@ def test_running_job_billable_so_far(api: Client) -> None:
     assert row["reported_billable_seconds"] is None
     assert row["training_end_time"] is None
     assert row["estimated_cost"] == pytest.approx(3.825, abs=0.006)  # half an hour at 3.825 x 2
+    assert row["cost_basis"] == "running so far"
+
+
+def test_spot_job_is_priced_from_aws_billable_time(api: Client) -> None:
+    # An hour of training with 68 % spot savings: AWS bills 1152 s per instance.
+    job = make_job("spot", EnableManagedSpotTraining=True, TrainingTimeInSeconds=3600, BillableTimeInSeconds=1152)
+    row = api.get("/api/jobs/").json()["results"][0]
+    detail = api.get(f"/api/jobs/{job.pk}/").json()
+    for data in (row, detail):
+        assert data["cost_basis"] == "aws"
+        assert data["billed_seconds"] == 2 * 1152
+        assert data["estimated_cost"] == pytest.approx(2.45)  # not 7.65, start to end
+
+
+def test_cost_basis_is_start_to_end_without_aws_figure(api: Client) -> None:
+    make_job("plain", BillableTimeInSeconds=None)
+    row = api.get("/api/jobs/").json()["results"][0]
+    assert row["cost_basis"] == "start-to-end" and row["estimated_cost"] == pytest.approx(7.65)
 
 
 def test_unpriced_instance_has_no_cost(api: Client) -> None:

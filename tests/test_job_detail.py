@@ -48,11 +48,14 @@ def test_shows_timeline_phases_metrics_and_billing(logged_in):
     assert "MaxRuntime limit: not reached" in html
     assert dict(response.context["phases"]) == {"Starting": 300, "Training": 3600, "Completed": 0}
     assert "validation:accuracy" in html
-    # Computed 1 h x 2 instances, AWS's 3500 s x 2 beside it, cost at $3.825/h.
+    # Computed 1 h x 2 instances, AWS's 3500 s x 2 beside it; the cost is
+    # AWS's figure at $3.825/h, and says so.
     assert response.context["billable_seconds"] == 7200
     assert "58 min 20 s \u00d7 2 = 1 h 56 min" in html
-    assert response.context["cost"] == Decimal("7.65")
-    assert "$7.65" in html
+    assert response.context["cost"] == Decimal("7.44")
+    assert response.context["cost_basis"] == "aws"
+    assert "$7.44" in html
+    assert "AWS&#x27;s BillableTimeInSeconds x instances" in html
 
 
 def test_running_job_bills_so_far_and_marks_limit(logged_in):

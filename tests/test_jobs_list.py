@@ -49,6 +49,20 @@ def test_lists_jobs_with_badges_and_cost(logged_in):
     assert "ml.p3.2xlarge" in html
 
 
+def test_cost_says_which_figure_it_is_priced_from(logged_in):
+    InstancePrice.objects.update_or_create(instance_type="ml.p3.2xlarge", defaults={"hourly_usd": Decimal("3.825")})
+    # An hour with 68 % spot savings: AWS billed 1152 s on each of two instances.
+    make_job("spot-1", EnableManagedSpotTraining=True, TrainingTimeInSeconds=3600, BillableTimeInSeconds=1152)
+    make_job("live-1", status="InProgress", created=T0 + timedelta(minutes=2))
+    response = logged_in.get("/")
+    rows = {r.job.name: r for r in response.context["rows"]}
+    assert rows["spot-1"].cost == Decimal("2.45") and rows["spot-1"].cost_basis == "aws"
+    assert rows["live-1"].cost_basis == "running so far"
+    html = response.content.decode()
+    assert '$2.45 <abbr class="basis muted" title="AWS&#x27;s BillableTimeInSeconds' in html
+    assert '">so far</abbr>' in html
+
+
 def test_unknown_status_gets_neutral_badge(logged_in):
     make_job("odd-1", status="Archived")
     html = logged_in.get("/").content.decode()

@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from jobs.costs import hourly_rate, job_cost
+from jobs.costs import hourly_rate, job_price
 from jobs.domain import timeline, timeline_chart
 from jobs.models import InstancePrice, TrainingJob
 
@@ -58,6 +58,7 @@ def job_detail(request: HttpRequest, job_id: int) -> HttpResponse:
         running=not job.is_terminal,
         now=now,
     )
+    cost = job_price(job, prices, now=now)
     region = job.region or job.source.region or "us-east-1"
     ctx = {
         "job": job,
@@ -67,7 +68,8 @@ def job_detail(request: HttpRequest, job_id: int) -> HttpResponse:
         "metrics": metrics,
         "billable_seconds": job.billable_seconds_now(now),
         "hourly_rate": hourly_rate(job, prices),
-        "cost": job_cost(job, prices, now=now),
+        "cost": cost.usd if cost else None,
+        "cost_basis": cost.basis if cost else "",
         "logs_url": logs_url(region, job.name),
         "tuning_url": reverse("jobs:index") + "?" + urlencode({"tuning_job": job.tuning_job_arn})
         if job.tuning_job_arn

@@ -26,8 +26,8 @@ from django.utils.safestring import SafeString, mark_safe
 from django.utils.text import Truncator
 from django.views.decorators.http import require_GET
 
-from jobs.costs import Prices, job_cost, price_table
-from jobs.domain import dates, statuses
+from jobs.costs import Prices, job_price, price_table
+from jobs.domain import billing, dates, statuses
 from jobs.filters import BadFilter, JobFilter, check_query, parse_ids, tag_param
 from jobs.models import FinalMetric, Source, TrainingJob, TrainingJobStatus
 from jobs.paging import page_of_jobs
@@ -55,6 +55,8 @@ LIST_FIELDS = (
     "instance_groups",
     "is_spot",
     "billable_seconds",
+    "reported_billable_seconds",
+    "warm_pool_retained_seconds",
     "tags",
     "source__name",
 )
@@ -77,6 +79,7 @@ class JobRow:
     billable_seconds: int | None
     cost: Decimal | None
     metric_value: float | None
+    cost_basis: str = ""  # billing basis of ``cost`` (jobs.domain.billing)
     html: SafeString = field(default=SafeString(""), repr=False)
 
     @property
@@ -212,11 +215,19 @@ def render_row(row: JobRow, links: RowLinks, metric: str, now: datetime) -> Safe
         dates.format_ago(job.creation_time, now),
         dates.format_hms(row.duration_seconds),
         dates.format_duration(row.billable_seconds) or "—",
-        usd(row.cost),
+        _cost_text(row),
         instances,
         _SPOT_CHIP if job.is_spot else _EMPTY,
         metric_cell,
     )
+
+
+def _cost_text(row: JobRow) -> SafeString:
+    """The estimate, and a short word for the figure it was priced from (AWS's, start to end, so far)."""
+    if not row.cost_basis:
+        return html("{}", usd(row.cost))
+    short, explanation = billing.BASIS_LABELS[row.cost_basis]
+    return html('{} <abbr class="basis muted" title="{}">{}</abbr>', usd(row.cost), explanation, short)
 
 
 def _rows(jobs: list[TrainingJob], metric: str, prices: Prices, now: datetime) -> list[JobRow]:
@@ -228,12 +239,14 @@ def _rows(jobs: list[TrainingJob], metric: str, prices: Prices, now: datetime) -
     links = RowLinks.reverse()
     rows = []
     for job in jobs:
+        cost = job_price(job, prices, now=now)
         row = JobRow(
             job=job,
             duration_seconds=_duration_seconds(job, now),
             billable_seconds=job.billable_seconds_now(now),
-            cost=job_cost(job, prices, now=now),
+            cost=cost.usd if cost else None,
             metric_value=values.get(job.pk),
+            cost_basis=cost.basis if cost else "",
         )
         row.html = render_row(row, links, metric, now)
         rows.append(row)
