@@ -181,6 +181,11 @@ TRAINWATCH_LOOKBACK_DAYS = envint("TRAINWATCH_LOOKBACK_DAYS", "30", minimum=1)
 TRAINWATCH_LIST_OVERLAP_SECONDS = envint("TRAINWATCH_LIST_OVERLAP_SECONDS", "300", minimum=0)
 # A queued describe not done after this long is taken as lost and queued again.
 TRAINWATCH_DESCRIBE_TIMEOUT_SECONDS = envint("TRAINWATCH_DESCRIBE_TIMEOUT_SECONDS", "600", minimum=30)
+# A job not found on this many describes in a row is gone at the source (deleted
+# with its account, a simulated account started afresh): no longer running or described.
+TRAINWATCH_GONE_AFTER = envint("TRAINWATCH_GONE_AFTER", "3", minimum=1)
+if TRAINWATCH_GONE_AFTER > 1000:
+    raise ImproperlyConfigured(f"TRAINWATCH_GONE_AFTER={TRAINWATCH_GONE_AFTER} must be at most 1000")
 # Refresh due jobs with Search (100 full records a call, tags included) before
 # falling back to one DescribeTrainingJob each; off if the role may not Search.
 TRAINWATCH_SEARCH = envbool("TRAINWATCH_SEARCH", "True")

@@ -88,7 +88,14 @@ class TrainingJobAdmin(admin.ModelAdmin):
         "cost_basis",
         "source",
     )
-    list_filter = ("status", "secondary_status", "instance_type", "source", "is_spot")
+    list_filter = (
+        "status",
+        "secondary_status",
+        "instance_type",
+        "source",
+        "is_spot",
+        ("gone_at", admin.EmptyFieldListFilter),
+    )
     search_fields = ("name", "failure_reason")
     date_hierarchy = "creation_time"
     list_select_related = ("source",)
@@ -160,6 +167,8 @@ class TrainingJobAdmin(admin.ModelAdmin):
                     "described_at",
                     "described_last_modified_time",
                     "tags_fetched_at",
+                    "not_found_count",
+                    "gone_at",
                     "raw_pretty",
                 ),
             },
@@ -204,6 +213,8 @@ class TrainingJobAdmin(admin.ModelAdmin):
 
     @admin.display(description="status", ordering="status")
     def status_display(self, job: TrainingJob) -> str:
+        if job.gone_at is not None:
+            return format_html("{} gone at source", status_badge(job.status))
         return status_badge(job.status)
 
     @admin.display(description="instances", ordering="instance_type")

@@ -84,6 +84,8 @@ LIST_FIELDS = (
     "reported_billable_seconds",
     "warm_pool_retained_seconds",
     "billable_seconds",
+    "described_at",
+    "gone_at",
     "tags",
     "source__name",
 )
@@ -104,6 +106,7 @@ class ListJob:
     is_terminal = TrainingJob.is_terminal
     billable_seconds_now = TrainingJob.billable_seconds_now
     billed_time = TrainingJob.billed_time
+    is_gone = TrainingJob.is_gone
     reported_billable_total = TrainingJob.reported_billable_total
 
     def __init__(self, row: dict[str, Any]) -> None:

@@ -89,7 +89,14 @@ def upsert_summaries(source: Source, summaries: list[JobSummary]) -> int:
         changed += (
             TrainingJob.objects.filter(arn=s.arn)
             .filter(Q(last_modified_time__isnull=True) | Q(last_modified_time__lt=s.last_modified_time))
-            .update(status=s.status, secondary_status=s.secondary_status, last_modified_time=s.last_modified_time)
+            .update(
+                status=s.status,
+                secondary_status=s.secondary_status,
+                last_modified_time=s.last_modified_time,
+                # Listed as changed: the source knows it (again), so it is due for a describe.
+                not_found_count=0,
+                gone_at=None,
+            )
         )
     return len(new) + changed
 
@@ -171,7 +178,15 @@ _STORED = ("id", "arn", "raw", "tags", "tags_fetched_at", "last_modified_time", 
 # Written on every describe that is not stale, changed or not: ``needing_describe``
 # and ``not_queued_since`` read described_at and described_last_modified_time,
 # so an unchanged running job gets this narrow UPDATE, not its raw JSON again.
-_TOUCHED = ("described_at", "described_last_modified_time", "last_modified_time", "billable_seconds", "tags_fetched_at")
+_TOUCHED = (
+    "described_at",
+    "described_last_modified_time",
+    "last_modified_time",
+    "billable_seconds",
+    "tags_fetched_at",
+    "not_found_count",
+    "gone_at",
+)
 
 
 def store_description(
@@ -347,6 +362,9 @@ def _update_row(row: dict[str, Any], pending: _Pending, writes: _Writes, now: da
         "last_modified_time": last_modified,
         "billable_seconds": fields["billable_seconds"],
         "tags_fetched_at": now if pending.tags is not None else row["tags_fetched_at"],
+        # Found: the not-found describes in a row start again from none (jobs.sync.mark_not_found).
+        "not_found_count": 0,
+        "gone_at": None,
     }
     if changed or tags_changed or row["raw"] != pending.raw:
         writes.rows.append({**fields, **values, "raw": pending.raw, "tags": tags})

@@ -80,6 +80,10 @@ class Source(models.Model):
             last_cycle_abandoned=self.last_cycle_abandoned(now or timezone.now()),
         )
 
+    def gone_jobs_count(self) -> int:
+        """Jobs this source no longer knows (see TrainingJob.gone_at): part of its health."""
+        return self.jobs.gone().count()
+
     def last_cycle_abandoned(self, now: datetime) -> bool:
         """The last cycle started longer than a lease ago and never finished: its process died."""
         started, finished = self.last_sync_started_at, self.last_sync_finished_at
@@ -89,6 +93,7 @@ class Source(models.Model):
 
 
 NEVER_DESCRIBED = Q(described_at__isnull=True)
+GONE = Q(gone_at__isnull=False)
 CHANGED_SINCE_DESCRIBE = Q(last_modified_time__gt=models.F("described_last_modified_time"))
 
 
@@ -103,13 +108,22 @@ def _not_terminal() -> Q:
 
 class TrainingJobQuerySet(models.QuerySet):
     def running(self) -> TrainingJobQuerySet:
-        """Every status but the terminal ones, unknown ones included.
+        """Every status but the terminal ones, unknown ones included; not those gone at the source.
 
         Written as the ranges between the terminal statuses rather than NOT
         IN: the same rows, but each range is a search on the status index,
-        where NOT IN made SQLite read all 100,000 jobs to find 500.
+        where NOT IN made SQLite read all 100,000 jobs to find 500. Gone
+        jobs are few: filtered out of what the ranges find.
         """
+        return self.filter(_not_terminal(), gone_at__isnull=True)
+
+    def unfinished(self) -> TrainingJobQuerySet:
+        """Not in a terminal status, gone at the source or not."""
         return self.filter(_not_terminal())
+
+    def gone(self) -> TrainingJobQuerySet:
+        """Jobs their source no longer knows, on their own partial index."""
+        return self.filter(GONE)
 
     def terminal(self) -> TrainingJobQuerySet:
         return self.filter(status__in=TERMINAL)
@@ -118,14 +132,17 @@ class TrainingJobQuerySet(models.QuerySet):
         """Jobs whose stored detail may be behind AWS.
 
         Never described, listed as changed since the last describe, or still
-        running (elapsed time, phases and metrics move without notice).
+        running (elapsed time, phases and metrics move without notice); never
+        a job gone at the source (it would be not found again, every cycle).
         """
         # Each term is an index search (SQLite's multi-index OR, PostgreSQL's
         # BitmapOr): two small partial indexes and the status ranges. Ordering
         # the result in SQL would make SQLite walk a creation-time index over
         # every job instead (576 ms at 100,000 jobs, against 1-3 ms), so the
         # default ordering is dropped: sort the result in Python.
-        return self.filter(NEVER_DESCRIBED | CHANGED_SINCE_DESCRIBE | _not_terminal()).order_by()
+        # Gone jobs are rare: dropped from what the indexes find, not a term of their own.
+        due = NEVER_DESCRIBED | CHANGED_SINCE_DESCRIBE | _not_terminal()
+        return self.filter(due, gone_at__isnull=True).order_by()
 
     def not_queued_since(self, moment: datetime) -> TrainingJobQuerySet:
         """Jobs with no describe task in flight: none queued, done, or queued before ``moment`` (lost)."""
@@ -199,6 +216,15 @@ class TrainingJob(models.Model):
     describe_queued_at = models.DateTimeField(
         null=True, blank=True, help_text="When a describe task was last queued; stops a backlog piling up duplicates."
     )
+    not_found_count = models.PositiveSmallIntegerField(
+        "not found count", default=0, help_text="Describes in a row that found no such job; 0 after one that did."
+    )
+    gone_at = models.DateTimeField(
+        "gone at source",
+        null=True,
+        blank=True,
+        help_text="When the source stopped knowing the job (TRAINWATCH_GONE_AFTER describes in a row not found).",
+    )
 
     objects = TrainingJobQuerySet.as_manager()
 
@@ -235,6 +261,8 @@ class TrainingJob(models.Model):
             models.Index(fields=["source", "status"], name="job_source_status_idx"),
             models.Index(fields=["source"], condition=NEVER_DESCRIBED, name="job_never_described_idx"),
             models.Index(fields=["source"], condition=CHANGED_SINCE_DESCRIBE, name="job_changed_idx"),
+            # Source health: how many of its jobs are gone (a handful, if any).
+            models.Index(fields=["source"], condition=GONE, name="job_gone_idx"),
         ]
 
     def __str__(self) -> str:
@@ -244,9 +272,18 @@ class TrainingJob(models.Model):
     def is_terminal(self) -> bool:
         return self.status in TERMINAL
 
+    @property
+    def is_gone(self) -> bool:
+        """The source no longer knows this job: its stored status is the last one seen."""
+        return self.gone_at is not None
+
+    @property
+    def is_running(self) -> bool:
+        return not self.is_terminal and self.gone_at is None
+
     def billable_seconds_now(self, now: datetime | None = None) -> int | None:
-        """Like ``billable_seconds``, but up to now for a running job."""
-        if self.is_terminal:
+        """Like ``billable_seconds``, but up to now for a running job (to its last describe if gone)."""
+        if self.is_terminal or self.gone_at is not None:
             return self.billable_seconds
         return billing.billable_seconds(
             self.training_start_time, self.training_end_time, self.instance_count, now=now or timezone.now()
@@ -262,6 +299,8 @@ class TrainingJob(models.Model):
             retained_per_instance=self.warm_pool_retained_seconds,
             finished=self.is_terminal,
             now=now or timezone.now(),
+            gone=self.gone_at is not None,
+            last_seen=self.described_at or self.gone_at,
         )
 
     @property

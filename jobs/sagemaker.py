@@ -53,7 +53,12 @@ class SageMakerError(Exception):
 
 
 class NotFound(SageMakerError):
-    pass
+    """The source has no such job (or no longer has it): not worth retrying."""
+
+
+# AWS answers an unknown training job with ValidationException ("Requested
+# resource not found", "Could not find ..."); other services' codes, in case.
+NOT_FOUND_CODES = frozenset({"ResourceNotFound", "ResourceNotFoundException"})
 
 
 _clients: dict[SourceConfig, Any] = {}
@@ -99,7 +104,9 @@ def _translate(exc: Exception) -> SageMakerError:
         code = str(error.get("Code", ""))
         message = str(error.get("Message", exc))
         status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
-        if code == "ValidationException" and ("not found" in message.lower() or "could not find" in message.lower()):
+        if code in NOT_FOUND_CODES or (
+            code == "ValidationException" and ("not found" in message.lower() or "could not find" in message.lower())
+        ):
             return NotFound(message, code=code)
         retryable = code in THROTTLING_CODES or status >= 500
         return SageMakerError(f"{code}: {message}", code=code, retryable=retryable)

@@ -69,6 +69,8 @@ def job_data(
         "cost_basis": cost.basis if cost is not None else None,
         "billed_seconds": cost.billed.seconds if cost is not None else None,
         "source": job.source.name,
+        # Not found on TRAINWATCH_GONE_AFTER describes in a row: the status is the last one seen.
+        "gone_at_source": job.is_gone,
         "tags": job.tags,
         "final_metrics": (
             final_metrics
@@ -117,6 +119,8 @@ def job_detail_data(job: TrainingJob, prices: Prices, now: datetime) -> dict[str
             "warm_pool_retained_total": _int(job.warm_pool_retained_total),
             "failure_signature": job.failure_signature,
             "described_at": utc_iso(job.described_at),
+            "gone_at": utc_iso(job.gone_at),
+            "not_found_count": _int(job.not_found_count),
         }
     )
     return data

@@ -32,10 +32,12 @@ Shape::
         "spend": {
             "today": {"since": datetime, "billable_seconds": int, "billable_hours": float,
                       "estimated_usd": float, "unpriced_seconds": int,
-                      "by_basis": {"aws": int, "start-to-end": int, "running so far": int}},
+                      "by_basis": {"aws": int, "start-to-end": int, "running so far": int,
+                                   "until last seen": int}},
                                           # billed instance-seconds (billing.billed_seconds): AWS's
                                           # BillableTimeInSeconds (+ warm pool) once finished,
-                                          # start to end without it, start to now while running
+                                          # start to end without it, start to now while running,
+                                          # to the last describe for a job gone at the source
             "week": {...same keys, since Monday 00:00...},
         },
         "sources": [
@@ -44,10 +46,12 @@ Shape::
                 "last_success_at": datetime | None,
                 "seconds_since_success": int | None,
                 "state": "ok" | "late" | "unfinished" | "error" | "never",  # Source.health(now)
+                "gone_jobs": int,                 # jobs the source no longer knows (TrainingJob.gone_at)
                 "last_error": str,                # only when not public
             },
         ],
         "late_after_seconds": int,            # 3 x TRAINWATCH_SYNC_INTERVAL
+        "gone_after": int,                    # TRAINWATCH_GONE_AFTER: not-found describes that make a job gone
     }
 
 Six queries whatever the number of jobs.
@@ -69,7 +73,9 @@ from django.db.models import (
     DateTimeField,
     F,
     Func,
+    OuterRef,
     Q,
+    Subquery,
     Sum,
     TextField,
     Value,
@@ -81,11 +87,11 @@ from django.utils import timezone
 from jobs.costs import Prices, price_table, rate_for
 from jobs.domain import billing, statuses
 from jobs.domain.health import LATE_AFTER_INTERVALS
-from jobs.models import Source, TrainingJob
+from jobs.models import GONE, Source, TrainingJob
 
 RECENT_LIMIT = 10
 # The bases a week's spend can mix (gone jobs' time is billed to when they were last seen).
-SPEND_BASES = (billing.AWS, billing.START_TO_END, billing.RUNNING)
+SPEND_BASES = (billing.AWS, billing.START_TO_END, billing.RUNNING, billing.LAST_SEEN)
 
 
 def _seconds(a: datetime, b: datetime) -> int:
@@ -283,10 +289,14 @@ def _spend(now: datetime, prices: Prices) -> dict[str, dict[str, Any]]:
     # up ``now`` would count a second more for some running jobs.
     now_ms = _at(now.replace(microsecond=now.microsecond // 1000 * 1000))
     stop = Least(Coalesce("training_end_time", now_ms), now_ms)
-    seconds = {
-        key: Greatest(_SecondsBetween(Greatest("training_start_time", _at(since)), stop), Value(0))
-        for key, since in windows.items()
-    }
+    # A job gone at the source is billed to when it was last seen, not to a now that keeps growing.
+    last_seen = Case(When(GONE, then=Coalesce("described_at", "gone_at")), default=now_ms)
+    running_stop = Least(last_seen, now_ms)
+
+    def inside(since: datetime, until: Any) -> Any:
+        return Greatest(_SecondsBetween(Greatest("training_start_time", _at(since)), until), Value(0))
+
+    seconds = {key: inside(since, stop) for key, since in windows.items()}
     jobs = TrainingJob.objects.filter(training_start_time__lt=now).order_by()
 
     columns = ("groups", "instance_type", "instance_count")
@@ -301,6 +311,7 @@ def _spend(now: datetime, prices: Prices) -> dict[str, dict[str, Any]]:
             **{f"s_{key}": Sum(_billed_in(expression, windows[key])) for key, expression in seconds.items()},
             **{f"a_{key}": Sum(_aws_billed_in(expression, windows[key])) for key, expression in seconds.items()},
             **{f"r_{key}": Value(0, output_field=BigIntegerField()) for key in seconds},
+            **{f"g_{key}": Value(0, output_field=BigIntegerField()) for key in seconds},
         )
     )
     # Running, one row each (grouped, SQLite walks that index again). Those
@@ -308,39 +319,43 @@ def _spend(now: datetime, prices: Prices) -> dict[str, dict[str, Any]]:
     # a WHERE condition, SQLite would search the end-time index for every job
     # without one instead of the few running. None of it is AWS-billed yet.
     so_far = {
-        key: Case(When(training_end_time__isnull=True, then=expression), default=Value(0))
-        for key, expression in seconds.items()
+        key: Case(When(training_end_time__isnull=True, then=inside(since, running_stop)), default=Value(0))
+        for key, since in windows.items()
     }
+    zero = Value(0, output_field=BigIntegerField())
     running = (
-        jobs.running()
+        jobs.unfinished()
         .annotate(
             groups=Cast("instance_groups", TextField()),
             **{f"s_{key}": expression for key, expression in so_far.items()},
-            **{f"a_{key}": Value(0, output_field=BigIntegerField()) for key in seconds},
-            **{f"r_{key}": expression for key, expression in so_far.items()},
+            **{f"a_{key}": zero for key in seconds},
+            **{f"r_{key}": Case(When(GONE, then=zero), default=expression) for key, expression in so_far.items()},
+            **{f"g_{key}": Case(When(GONE, then=expression), default=zero) for key, expression in so_far.items()},
         )
-        .values_list(*columns, *(f"{part}_{key}" for part in "sar" for key in seconds))
+        .values_list(*columns, *(f"{part}_{key}" for part in "sarg" for key in seconds))
     )
-    # Per configuration and window: billed seconds per instance, the part
-    # from AWS's figure, the part running so far (the rest: start to end).
+    # Per configuration and window: billed seconds per instance, the parts
+    # from AWS's figure, running so far and gone (the rest: start to end).
     per_key: dict[tuple[str, int, str], list[int]] = {}
     for groups, instance_type, count, *per_window in ended.union(running, all=True):
-        totals = per_key.setdefault((instance_type, count, groups or ""), [0] * 3 * len(windows))
+        totals = per_key.setdefault((instance_type, count, groups or ""), [0] * 4 * len(windows))
         for i, window_seconds in enumerate(per_window):
             totals[i] += window_seconds or 0
     n = len(windows)
     for (instance_type, count, groups), totals in per_key.items():
         decoded = json.loads(groups) if groups else None
         rate = rate_for(instance_type, count, decoded, prices)
-        parts = zip(windows, totals[:n], totals[n : 2 * n], totals[2 * n :], strict=True)
-        for key, per_instance, aws_part, running_part in parts:
+        parts = zip(windows, *(totals[i * n : (i + 1) * n] for i in range(4)), strict=True)
+        for key, per_instance, aws_part, running_part, gone_part in parts:
             if not per_instance:
                 continue
             every = max(count, 1)
             instance_seconds[key] += per_instance * every
             by_basis[key][billing.AWS] += aws_part * every
             by_basis[key][billing.RUNNING] += running_part * every
-            by_basis[key][billing.START_TO_END] += (per_instance - aws_part - running_part) * every
+            by_basis[key][billing.LAST_SEEN] += gone_part * every
+            rest = per_instance - aws_part - running_part - gone_part
+            by_basis[key][billing.START_TO_END] += rest * every
             if rate is None:
                 unpriced_seconds[key] += per_instance * every
             else:
@@ -361,7 +376,10 @@ def _spend(now: datetime, prices: Prices) -> dict[str, dict[str, Any]]:
 
 def _sources(now: datetime, public: bool) -> list[dict[str, Any]]:
     out = []
-    for source in Source.objects.order_by("name"):
+    # Each count a search of the small partial index on gone jobs.
+    gone = TrainingJob.objects.gone().filter(source=OuterRef("pk")).order_by().values("source")
+    gone_counts = Subquery(gone.annotate(n=Count("id")).values("n"), output_field=BigIntegerField())
+    for source in Source.objects.annotate(gone_jobs=Coalesce(gone_counts, Value(0))).order_by("name"):
         health = source.health(now)
         item = {
             "name": source.name,
@@ -370,6 +388,7 @@ def _sources(now: datetime, public: bool) -> list[dict[str, Any]]:
             "last_success_at": source.last_success_at,
             "seconds_since_success": health.age_seconds,
             "state": health.state.value,
+            "gone_jobs": source.gone_jobs,
         }
         if not public:
             item["last_error"] = source.last_error
@@ -397,4 +416,5 @@ def status_figures(
         "spend": _spend(now, price_table()),
         "sources": _sources(now, public),
         "late_after_seconds": LATE_AFTER_INTERVALS * settings.TRAINWATCH_SYNC_INTERVAL,
+        "gone_after": settings.TRAINWATCH_GONE_AFTER,
     }

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import DatabaseError
-from django.db.models import F, Q
+from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 
 from jobs import ingest, sagemaker, search_sync
@@ -239,7 +239,11 @@ def describe_chunk(
             out.results[name] = DescribeResult(outcome)
         names = [name for name in names if name not in found]
 
+    not_found: list[str] = []
+
     def failed(name: str, exc: Exception) -> None:
+        if isinstance(exc, sagemaker.NotFound):
+            not_found.append(name)
         if isinstance(exc, sagemaker.SageMakerError):
             if exc.retryable and keep_retryable:
                 out.retry[name] = exc
@@ -256,6 +260,8 @@ def describe_chunk(
             described.append((name, parse_training_job(raw), raw))
         except (MalformedResponse, sagemaker.SageMakerError) as exc:
             failed(name, exc)
+    if not_found:
+        mark_not_found(source, not_found, now=timezone.now())
     due = ingest.needing_tags([parsed for _, parsed, _ in described])
     stored: list[str] = []
     items: list[ingest.Description] = []
@@ -276,6 +282,27 @@ def describe_chunk(
         stored_ok = [o for o in outcomes if o is not None]
         SyncCycle.objects.add_stored(cycle_id, described=len(stored_ok), changed=sum(o.is_change for o in stored_ok))
     return out
+
+
+def mark_not_found(source: Source, names: list[str], *, now: datetime) -> int:
+    """Count one more describe in a row that found no such job; returns how many are now gone.
+
+    At TRAINWATCH_GONE_AFTER in a row the job is gone at the source: no longer
+    running, no longer described. One conditional UPDATE, so concurrent
+    describes of a job each count once and a job is marked gone once; a
+    describe that finds it again sets the count back to 0 (jobs.ingest).
+    """
+    after = settings.TRAINWATCH_GONE_AFTER
+    jobs = source.jobs.filter(name__in=names, gone_at__isnull=True)
+    jobs.update(
+        not_found_count=F("not_found_count") + 1,
+        # The comparison reads the count before this UPDATE adds one.
+        gone_at=Case(When(not_found_count__gte=after - 1, then=Value(now)), default=None),
+    )
+    gone = source.jobs.filter(name__in=names, gone_at=now).count()
+    if gone:
+        log.warning("%s: %d job(s) not found %d times in a row, marked gone at the source", source.name, gone, after)
+    return gone
 
 
 def _store(

@@ -31,6 +31,7 @@ LIST_FIELDS = {
     "estimated_cost",
     "cost_basis",
     "billed_seconds",
+    "gone_at_source",
     "source",
     "tags",
     "final_metrics",

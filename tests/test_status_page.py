@@ -116,7 +116,12 @@ def test_spend_prices_a_spot_job_from_aws_billable_time(db, price):
     make_job("live-1", status="InProgress", created=NOW - timedelta(hours=1))
     spend = status_figures(NOW)["spend"]
     assert spend["today"]["billable_seconds"] == 2 * 1152 + 2 * 55 * 60
-    assert spend["today"]["by_basis"] == {"aws": 2 * 1152, "start-to-end": 0, "running so far": 2 * 55 * 60}
+    assert spend["today"]["by_basis"] == {
+        "aws": 2 * 1152,
+        "start-to-end": 0,
+        "running so far": 2 * 55 * 60,
+        "until last seen": 0,
+    }
     # (1152 + 3300) s x 2 at $3/h, where start to end would have said $11.50.
     assert spend["today"]["estimated_usd"] == 7.42
     week = spend["week"]
@@ -143,7 +148,12 @@ def test_spend_spreads_aws_figure_over_a_job_that_began_before_the_window(db, pr
 def test_spend_without_aws_figure_is_start_to_end(db, price):
     make_job("today-1", BillableTimeInSeconds=None)
     spend = status_figures(NOW)["spend"]
-    assert spend["today"]["by_basis"] == {"aws": 0, "start-to-end": 2 * 3600, "running so far": 0}
+    assert spend["today"]["by_basis"] == {
+        "aws": 0,
+        "start-to-end": 2 * 3600,
+        "running so far": 0,
+        "until last seen": 0,
+    }
     assert spend["today"]["estimated_usd"] == 6.0
 
 

@@ -55,7 +55,7 @@ def job_detail(request: HttpRequest, job_id: int) -> HttpResponse:
         training_start_time=job.training_start_time,
         training_end_time=job.training_end_time,
         max_runtime_seconds=job.max_runtime_seconds,
-        running=not job.is_terminal,
+        running=job.is_running,
         now=now,
     )
     cost = job_price(job, prices, now=now)

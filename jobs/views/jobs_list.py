@@ -57,6 +57,8 @@ LIST_FIELDS = (
     "billable_seconds",
     "reported_billable_seconds",
     "warm_pool_retained_seconds",
+    "described_at",
+    "gone_at",
     "tags",
     "source__name",
 )
@@ -84,7 +86,7 @@ class JobRow:
 
     @property
     def running(self) -> bool:
-        return not self.job.is_terminal
+        return self.job.is_running
 
     @property
     def tag_pairs(self) -> list[tuple[str, str]]:
@@ -145,6 +147,7 @@ _ROW = (
 )
 _MUTED_DASH = mark_safe('<span class="muted">—</span>')
 _RUNNING_ATTR = mark_safe(' data-running="1"')
+_GONE_TITLE = "The source no longer knows this job: its last status seen is kept, no longer followed"
 _SPOT_CHIP = mark_safe(' <span class="chip spot" title="Managed spot">spot</span>')
 _EMPTY = mark_safe("")
 
@@ -188,6 +191,8 @@ def render_row(row: JobRow, links: RowLinks, metric: str, now: datetime) -> Safe
     phase = _EMPTY
     if job.secondary_status and job.secondary_status != job.status:
         phase = html('<div class="sub phase {}">{}</div>', phase_class(job.secondary_status), job.secondary_status)
+    if job.gone_at is not None:
+        phase = html('{}<span class="chip warning" title="{}">gone at source</span>', phase, _GONE_TITLE)
     if job.instance_type:
         instances = html('{} <span class="muted">\u00d7 {}</span>', job.instance_type, job.instance_count)
     else:
