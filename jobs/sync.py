@@ -162,7 +162,8 @@ def _list_changes(source: Source, cycle: SyncCycle, *, since: datetime, say: Pro
             except MalformedResponse as exc:
                 # Recorded, and the rest of the page stored: one summary too
                 # wide for its column used to fail the whole page's insert.
-                record_error(source, cycle.pk, exc.job_name, SyncErrorKind.MALFORMED, f"ListTrainingJobs summary: {exc}")
+                message = f"ListTrainingJobs summary: {exc}"
+                record_error(source, cycle.pk, exc.job_name, SyncErrorKind.MALFORMED, message)
                 # Past it, too: a malformed newest change kept the cursor behind
                 # it, re-listed and recorded every cycle until a newer one came.
                 newest = _later(newest, _listed_modified_time(item))
