@@ -14,6 +14,7 @@ import time_machine
 from prometheus_client.parser import text_string_to_metric_families
 
 from jobs import broker, metrics, sagemaker
+from jobs.domain.health import SyncState
 from jobs.models import SyncCycle
 from jobs.tasks import describe_jobs
 from tests.factories import make_job, make_source
@@ -86,7 +87,7 @@ def test_values_match_the_database(client, db, settings, django_assert_max_num_q
         (("source", "new"), ("state", "never synced")): 1,
         (("source", "prod"), ("state", "ok")): 1,
     }
-    assert len(m["trainwatch_source_state"]) == 3 * 4
+    assert len(m["trainwatch_source_state"]) == 3 * len(SyncState)
 
 
 def test_describe_queue_depth_counts_queued_tasks(client, db, source):
