@@ -86,7 +86,11 @@ def secret_key_file(env: dict[str, str]) -> Path:
     url = env.get("DATABASE_URL")
     if not url:
         return ROOT / "trainwatch.sqlite3.secret_key"
-    config = dj_database_url.parse(url)
+    try:
+        config = dj_database_url.parse(url)
+    except ValueError:
+        # Not a database URL: manage.py's check says so in one line, later.
+        return ROOT / "trainwatch.secret_key"
     if config["ENGINE"] == "django.db.backends.sqlite3" and config["NAME"] not in {"", ":memory:"}:
         return Path(f"{config['NAME']}.secret_key")
     return ROOT / "trainwatch.secret_key"
