@@ -357,6 +357,7 @@ class SourceAdmin(admin.ModelAdmin):
             SyncState.STALE: "stopping",
             SyncState.FAILING: "failed",
             SyncState.NEVER: "unknown",
+            SyncState.UNFINISHED: "stopping",
         }[health.state]
         return format_html(
             '<span class="tw-badge tw-{}" title="{}">{}</span>', badge, health.reason, health.state.label

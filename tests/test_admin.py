@@ -168,12 +168,20 @@ def test_sources_and_sync_history(admin_client: Client, source) -> None:
     synced = timezone.now()
     make_source("healthy", last_sync_finished_at=synced, last_success_at=synced)
     make_source("fresh")
+    # Its last cycle started an hour ago and never finished: the worker died.
+    make_source(
+        "abandoned",
+        last_success_at=synced - timedelta(hours=2),
+        last_sync_started_at=synced - timedelta(hours=1),
+        last_sync_finished_at=synced - timedelta(hours=2),
+    )
     cycle = SyncCycle.objects.create(source=source, listed=3, described=2, errors=1)
     SyncError.objects.create(source=source, cycle=cycle, job_name="j1", kind="throttled", message="Rate exceeded")
 
     body = admin_client.get("/admin/jobs/source/").content.decode()
     assert "failing" in body and "ThrottlingException" in body
     assert ">ok<" in body and "never synced" in body
+    assert ">unfinished cycle<" in body
     assert admin_client.get("/admin/jobs/synccycle/").status_code == 200
     body = admin_client.get("/admin/jobs/syncerror/", {"kind": "throttled"}).content.decode()
     assert "Rate exceeded" in body
