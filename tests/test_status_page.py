@@ -209,3 +209,5 @@ def test_spend_tiles_say_which_figures_they_add_up(logged_in, price):
     make_job("spot-1", EnableManagedSpotTraining=True, TrainingTimeInSeconds=3600, BillableTimeInSeconds=1800)
     html = logged_in.get("/status/").content.decode()
     assert "Billed instance-hours: 1.0 h from AWS&#x27;s billable time, 0.0 h start to end" in html
+    # Every basis the totals add up is named, gone jobs' time included.
+    assert "0.0 h until last seen (gone at the source)" in html

@@ -211,6 +211,7 @@ def spend_basis(by_basis: dict | None) -> str:
             (billing.AWS, "from AWS's billable time"),
             (billing.START_TO_END, "start to end (AWS gave none)"),
             (billing.RUNNING, "running so far"),
+            (billing.LAST_SEEN, "until last seen (gone at the source)"),
         )
     ]
     return "Billed instance-hours: " + ", ".join(parts)
