@@ -24,6 +24,11 @@ def sync_lease_seconds() -> int:
     return settings.TRAINWATCH_SYNC_INTERVAL * SYNC_LEASE_INTERVALS
 
 
+def lease_ran_out(started: datetime, now: datetime) -> bool:
+    """A cycle started this long ago and still unfinished has lost its process."""
+    return started < now - timedelta(seconds=sync_lease_seconds())
+
+
 class TrainingJobStatus(models.TextChoices):
     IN_PROGRESS = statuses.IN_PROGRESS, "In progress"
     COMPLETED = statuses.COMPLETED, "Completed"
@@ -71,25 +76,22 @@ class Source(models.Model):
         return f"{self.name} ({self.region})" if self.region else self.name
 
     def health(self, now: datetime | None = None) -> SourceHealth:
-        """Fresh, stale, failing or never synced (see jobs.domain.health); enabled or not."""
+        """Fresh, stale, failing, unfinished or never synced (see jobs.domain.health); enabled or not."""
+        now = now or timezone.now()
         return source_health(
             last_success_at=self.last_success_at,
             last_error=self.last_error,
-            now=now or timezone.now(),
+            now=now,
             interval_seconds=settings.TRAINWATCH_SYNC_INTERVAL,
-            last_cycle_abandoned=self.last_cycle_abandoned(now or timezone.now()),
+            last_cycle_abandoned=self.last_cycle_abandoned(now),
         )
-
-    def gone_jobs_count(self) -> int:
-        """Jobs this source no longer knows (see TrainingJob.gone_at): part of its health."""
-        return self.jobs.gone().count()
 
     def last_cycle_abandoned(self, now: datetime) -> bool:
         """The last cycle started longer than a lease ago and never finished: its process died."""
         started, finished = self.last_sync_started_at, self.last_sync_finished_at
         if started is None or (finished is not None and finished >= started):
             return False
-        return started < now - timedelta(seconds=sync_lease_seconds())
+        return lease_ran_out(started, now)
 
 
 NEVER_DESCRIBED = Q(described_at__isnull=True)
@@ -448,8 +450,7 @@ class SyncCycle(models.Model):
     def state(self, now: datetime | None = None) -> str:
         """running, unfinished, failed, errors or ok (see the class docstring)."""
         if self.finished_at is None:
-            now = now or timezone.now()
-            return "running" if self.started_at >= now - timedelta(seconds=sync_lease_seconds()) else "unfinished"
+            return "unfinished" if lease_ran_out(self.started_at, now or timezone.now()) else "running"
         if self.error:
             return "failed"
         return "errors" if self.errors else "ok"

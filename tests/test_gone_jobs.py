@@ -146,7 +146,7 @@ def test_a_gone_job_leaves_running_and_the_describes(source, aws, settings):
     cycle = sync.run_cycle(source, now=NOW)
     assert cycle.queued == 1
     assert [c.args[1] for c in sagemaker.describe_job.call_args_list] == ["alive"]
-    assert source.gone_jobs_count() == 1
+    assert source.jobs.gone().count() == 1
     assert TrainingJob.objects.get(name="ghost").status == "InProgress"  # the last status seen, kept
 
 
