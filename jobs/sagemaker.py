@@ -136,13 +136,13 @@ def _call(config: SourceConfig, operation: str, **params: Any) -> dict[str, Any]
     # Counted here, where every call passes, for /metrics (see jobs.metrics).
     try:
         response = getattr(client_for(config), operation)(**params)
-    except Exception as exc:  # translated or re-raised as it was
-        code = "unexpected"
+    except Exception as exc:
         try:
             error = _translate(exc)
-            code = error.code
-        finally:
-            metrics.count_aws_call(operation, error_code=code)
+        except Exception:  # not botocore's: re-raised as it was, still counted
+            metrics.count_aws_call(operation, error_code="unexpected")
+            raise
+        metrics.count_aws_call(operation, error_code=error.code)
         raise error from exc
     metrics.count_aws_call(operation)
     return response
