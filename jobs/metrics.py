@@ -84,12 +84,16 @@ class TrainwatchCollector(Collector):
         yield from self._broker()
 
     def _database(self) -> Iterator[Metric]:
-        from jobs.models import Source, SyncCycle, TrainingJob
+        from jobs.models import GONE, Source, SyncCycle, TrainingJob
 
         up = GaugeMetricFamily("trainwatch_database_up", "1 when the database answered this scrape.")
         try:
             sources = {source.pk: source for source in Source.objects.order_by("name")}
-            by_status = list(TrainingJob.objects.order_by().values_list("source_id", "status").annotate(n=Count("id")))
+            by_status = list(
+                TrainingJob.objects.order_by()
+                .values_list("source_id", "status")
+                .annotate(n=Count("id"), gone=Count("id", filter=GONE))
+            )
             last_cycles = {
                 source_id: SyncCycle.objects.filter(source_id=source_id, finished_at__isnull=False)
                 .order_by("-started_at")
@@ -109,13 +113,15 @@ class TrainwatchCollector(Collector):
             "trainwatch_jobs", "Training jobs stored, by source and status.", labels=["source", "status"]
         )
         running = GaugeMetricFamily(
-            "trainwatch_running_jobs", "Jobs not in a terminal status, by source.", labels=["source"]
+            "trainwatch_running_jobs",
+            "Jobs not in a terminal status and not gone at the source, by source (as the status page counts).",
+            labels=["source"],
         )
         running_counts = dict.fromkeys(sources, 0)
-        for source_id, status, n in by_status:
+        for source_id, status, n, gone in by_status:
             jobs.add_metric([sources[source_id].name, status], n)
             if status not in TERMINAL:
-                running_counts[source_id] += n
+                running_counts[source_id] += n - gone
         for source_id, n in running_counts.items():
             running.add_metric([sources[source_id].name], n)
         yield jobs

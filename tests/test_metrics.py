@@ -15,7 +15,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from jobs import broker, metrics, sagemaker
 from jobs.domain.health import SyncState
-from jobs.models import SyncCycle
+from jobs.models import SyncCycle, TrainingJob
 from jobs.tasks import describe_jobs
 from tests.factories import make_job, make_source
 
@@ -58,6 +58,8 @@ def test_values_match_the_database(client, db, settings, django_assert_max_num_q
     make_job("a-1", source=prod, status="InProgress")
     make_job("a-2", source=prod, status="InProgress")
     make_job("a-3", source=prod, status="Stopping")
+    # Gone at the source: stored as InProgress, no longer counted as running.
+    TrainingJob.objects.filter(pk=make_job("a-6", source=prod, status="InProgress").pk).update(gone_at=NOW)
     make_job("a-4", source=prod, status="Completed")
     make_job("a-5", source=prod, status="Failed")
     SyncCycle.objects.create(source=prod, started_at=NOW - timedelta(minutes=5), finished_at=NOW - timedelta(minutes=4))
@@ -72,7 +74,7 @@ def test_values_match_the_database(client, db, settings, django_assert_max_num_q
 
     assert m["trainwatch_database_up"] == {(): 1} and m["trainwatch_broker_up"] == {(): 1}
     assert m["trainwatch_jobs"] == {
-        (("source", "prod"), ("status", "InProgress")): 2,
+        (("source", "prod"), ("status", "InProgress")): 3,  # the gone one included: stored jobs
         (("source", "prod"), ("status", "Stopping")): 1,
         (("source", "prod"), ("status", "Completed")): 1,
         (("source", "prod"), ("status", "Failed")): 1,
