@@ -1,4 +1,4 @@
-"""The address a request came from, for login throttling and the /metrics allow-list."""
+"""The address a request came from, for the /metrics allow-list."""
 
 from __future__ import annotations
 
