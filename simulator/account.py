@@ -6,6 +6,7 @@ import threading
 from typing import Any
 
 from .clock import Clock
+from .pace import Pace
 from .population import Event, JobPlan, Population
 from .render import Renderer
 from .timeline import State, effective_events, state_at
@@ -27,11 +28,23 @@ def not_found() -> ApiError:
 
 
 class Account:
-    def __init__(self, *, jobs: int, seed: int, clock: Clock, region: str, account_id: str) -> None:
+    def __init__(
+        self,
+        *,
+        jobs: int,
+        seed: int,
+        clock: Clock,
+        region: str,
+        account_id: str,
+        epoch: float | None = None,
+        pace: Pace | None = None,
+    ) -> None:
+        """``jobs`` jobs exist at ``epoch`` (default: the clock's now); ``pace`` maps their plans to real time."""
         self.clock = clock
         self.region = region
         self.account_id = account_id
-        self.population = Population(seed, jobs, clock.timestamp())
+        self.epoch = clock.timestamp() if epoch is None else epoch
+        self.population = Population(seed, jobs, self.epoch, pace=pace)
         self.renderer = Renderer(self.population, region, account_id)
         self._lock = threading.Lock()
         self._stops: dict[int, float] = {}

@@ -1,20 +1,31 @@
-"""Command-line flags shared by ``python -m simulator`` and the Django command."""
+"""``python -m simulator``: serve a simulated SageMaker account until Ctrl-C."""
 
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Callable
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
+from .clock import Clock
 from .faults import Faults
 from .sim import SimulatedSageMaker
+from .state import StateError, resume
 
 
 def _rate(text: str) -> float:
     value = float(text)
     if not 0.0 <= value <= 1.0:
         raise argparse.ArgumentTypeError(f"{text} is not a rate between 0 and 1")
+    return value
+
+
+def _speed(text: str) -> float:
+    value = float(text)
+    if value != 0 and not value >= 1:
+        raise argparse.ArgumentTypeError(f"{text}: jobs run at real pace (1) or faster; 0 freezes the clock")
     return value
 
 
@@ -28,10 +39,24 @@ def _aware(text: str) -> datetime:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8765)
-    parser.add_argument("--jobs", type=int, default=200, help="jobs that exist at start (more keep arriving)")
+    parser.add_argument("--jobs", type=int, default=200, help="jobs that exist at the epoch (more keep arriving)")
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--speed", type=float, default=60.0, help="simulated seconds per real second")
-    parser.add_argument("--start", type=_aware, default=None, help="simulated start (ISO 8601, aware)")
+    parser.add_argument(
+        "--speed",
+        type=_speed,
+        default=30.0,
+        help="how many times faster than in reality jobs arrive and run (1 = real pace; 0 = frozen clock); "
+        "the clock itself always follows real time",
+    )
+    parser.add_argument(
+        "--start", type=_aware, default=None, help="the clock's start (ISO 8601, aware; default: real now)"
+    )
+    parser.add_argument(
+        "--state",
+        type=Path,
+        default=None,
+        help="JSON file keeping the account (seed, size, epoch, pace) across restarts; created if missing",
+    )
     parser.add_argument("--region", default="us-east-1")
     parser.add_argument("--account-id", default="123456789012")
     parser.add_argument("--filter-after-page", action="store_true", help="mimic AWS's ListTrainingJobs quirk")
@@ -52,16 +77,25 @@ def build(options: dict[str, Any]) -> SimulatedSageMaker:
         malformed_rate=options["malformed_rate"],
         latency_ms=options["latency_ms"],
     )
+    clock = Clock(start=options["start"], speed=0 if options["speed"] == 0 else 1)
+    account: dict[str, Any] = {}
+    state_path = options.get("state")
+    if state_path is not None:
+        now = clock.timestamp()
+        state, line = resume(state_path, seed=options["seed"], jobs=options["jobs"], speed=options["speed"], now=now)
+        account = {"epoch": state.epoch, "pace": state.pace}
+        options.get("say", print)(line)
     return SimulatedSageMaker(
         jobs=options["jobs"],
         seed=options["seed"],
         speed=options["speed"],
+        clock=clock,
+        **account,
         faults=faults,
         region=options["region"],
         account_id=options["account_id"],
         host=options["host"],
         port=options["port"],
-        start=options["start"],
         filter_after_page=options["filter_after_page"],
     )
 
@@ -88,4 +122,13 @@ def serve(sim: SimulatedSageMaker, say: Callable[[str], object] = print) -> None
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m simulator", description="Serve a simulated SageMaker account.")
     add_arguments(parser)
-    serve(build(vars(parser.parse_args(argv))), lambda line: print(line, flush=True))
+
+    def say(line: str) -> None:
+        print(line, flush=True)
+
+    try:
+        sim = build({**vars(parser.parse_args(argv)), "say": say})
+    except StateError as exc:
+        print(f"python -m simulator: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    serve(sim, say)

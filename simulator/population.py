@@ -1,11 +1,13 @@
 """The population of training jobs: who exists when, and each job's plan.
 
-Everything is a pure function of (seed, job index), so 100,000 jobs cost
-only what is looked at. Job ``i`` is created in the ``i``-th slot of a
-steady arrival schedule that starts ``history`` seconds before the
-simulated start and keeps going, so creation time grows with the index:
+Everything is a pure function of (seed, epoch, pace, job index), so
+100,000 jobs cost only what is looked at. Job ``i`` is created in the
+``i``-th slot of a steady arrival schedule that starts ``history`` seconds
+before the epoch and keeps going, so creation time grows with the index:
 sorting by CreationTime is sorting by index, and "how many jobs exist at t"
-is arithmetic.
+is arithmetic. Plans are made in plan time with realistic durations and
+handed out in real time through the account's ``Pace`` (``pace.py``), which
+is what makes jobs arrive and run faster at demo speed.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from random import Random
 from typing import NamedTuple
 
 from . import texts
+from .pace import Pace
 from .rand import fields, key, key3, mix, unit3
 
 DAY = 86400.0
@@ -93,9 +96,13 @@ def _weighted(r: float, pairs: tuple[tuple[str, int], ...] | tuple[tuple[str, in
 class Population:
     """Deterministic, lazily materialized set of jobs for one seed."""
 
-    def __init__(self, seed: int, jobs: int, start_ts: float, history: float = DEFAULT_HISTORY) -> None:
+    def __init__(
+        self, seed: int, jobs: int, start_ts: float, history: float = DEFAULT_HISTORY, pace: Pace | None = None
+    ) -> None:
+        """``jobs`` jobs exist at ``start_ts`` (the account's epoch), spread over the ``history`` before it."""
         self.seed = seed
-        self.origin = start_ts - history
+        self.pace = pace if pace is not None else Pace()
+        self.origin = self.pace.to_plan(start_ts) - history  # in plan time
         # jobs=0 means an empty account that never grows.
         self.interval = history / jobs if jobs > 0 else math.inf
         self._lock = threading.Lock()
@@ -106,27 +113,40 @@ class Population:
         lanes = {max(1, round(span / self.interval)) for span in WARM_LANES} if jobs > 0 else set()
         self._lanes = tuple(sorted(k for k in lanes if k * self.interval <= WARM_LANE_LIMIT))
         self.plan = lru_cache(maxsize=16384)(self._build_plan)
-        self.ensure(jobs)
 
     # --- arrival schedule -------------------------------------------------
-    def creation(self, i: int) -> float:
+    def plan_creation(self, i: int) -> float:
+        """Job i's creation in plan time."""
         jitter = 0.05 + 0.9 * unit3(self.seed, i, 1)
         return round(self.origin + (i + jitter) * self.interval, 3)
 
+    def creation(self, i: int) -> float:
+        """Job i's creation in real time (what the API reports)."""
+        if self.pace.identity:
+            return self.plan_creation(i)
+        return round(self.pace.to_real(self.plan_creation(i)), 3)
+
+    def _slot(self, ts: float) -> int | None:
+        """The arrival slot real time ``ts`` falls in; job k is created inside slot k, well clear of its edges."""
+        if self.interval == math.inf:
+            return None
+        tau = self.pace.to_plan(ts)
+        if tau < self.origin:
+            return None
+        return int((tau - self.origin) // self.interval)
+
     def count_at(self, ts: float) -> int:
         """Number of jobs created at or before ``ts``."""
-        if self.interval == math.inf or ts < self.origin:
+        k = self._slot(ts)
+        if k is None:
             return 0
-        k = int((ts - self.origin) // self.interval)
         return k + 1 if self.creation(k) <= ts else k
 
     def first_created_after(self, ts: float) -> int:
         """Smallest index whose creation time is > ts."""
-        if self.interval == math.inf:
+        k = self._slot(ts)
+        if k is None:
             return 0
-        if ts < self.origin:
-            return 0
-        k = int((ts - self.origin) // self.interval)
         return k if self.creation(k) > ts else k + 1
 
     # --- names --------------------------------------------------------------
@@ -140,8 +160,8 @@ class Population:
                 self._index[name] = i
 
     def name(self, i: int) -> str:
-        self.ensure(i + 1)
-        return self._names[i]
+        # Computed when not indexed yet, so walking a million jobs (bench.generate) keeps no name table.
+        return self._names[i] if i < len(self._names) else self._identity(i)[0]
 
     def index_of(self, name: str, now_ts: float) -> int | None:
         self.ensure(self.count_at(now_ts))
@@ -217,7 +237,7 @@ class Population:
     # --- plans --------------------------------------------------------------
     def _build_plan(self, i: int) -> JobPlan:
         name, family, tuner = self._identity(i)
-        created = self.creation(i)
+        created = self.plan_creation(i)  # the plan is made in plan time, handed out in real time
         rng = Random(key3(self.seed, i, 6))
         # Warm pool pairs: the reuser needs the owner's plan (did its life fit before the reuser
         # arrived?); the owner needs only the reuser's creation time, so this never recurses.
@@ -365,7 +385,7 @@ class Population:
             if owns is not None and keep_alive:
                 # The owner's life is cut to end shortly before its reuser arrives.
                 upload = rng.uniform(60, 300)
-                end = self.creation(owns) - rng.uniform(60, 0.8 * keep_alive)
+                end = self.plan_creation(owns) - rng.uniform(60, 0.8 * keep_alive)
                 fits = end - upload - t >= 300 and end - training_start <= 0.85 * max_runtime
                 if fits:
                     add("Training", end - upload - t)
@@ -413,10 +433,37 @@ class Population:
         planned_stop = None
         if outcome == "stopped":
             planned_stop = round(created + rng.uniform(0.02, 0.95) * (events[-1].start - created), 3)
+        stop_delay = rng.uniform(60, 120)
+        spot_ratio = rng.uniform(0.3, 0.7)
+
+        # Plan time -> real time. Durations the job is configured with are mapped too, from where
+        # they start, so MaxRuntime is reached at 100 % and a warm pool lives its KeepAlive period.
+        pace = self.pace
+        if not pace.identity:
+
+            def real(tau: float) -> float:
+                return round(pace.to_real(tau), 3)
+
+            def span(tau: float, seconds: float) -> int:
+                return max(1, round(pace.real_span(tau, seconds)))
+
+            terminal = events[-1].start
+            training_from = next((e.start for e in events if e.status == "Downloading"), created)
+            mapped_runtime = span(training_from, max_runtime)
+            if max_wait is not None:
+                max_wait = max(mapped_runtime, span(created, max_wait))
+            max_runtime = mapped_runtime
+            if keep_alive:
+                keep_alive = span(terminal, keep_alive)
+                if warm_from is not None:
+                    keep_alive = self.plan(warm_from).keep_alive or keep_alive  # one pool, one period
+            stop_delay = float(span(planned_stop if planned_stop is not None else terminal, stop_delay))
+            events = [Event(e.status, real(e.start), e.message) for e in events]
+            planned_stop = real(planned_stop) if planned_stop is not None else None
         return JobPlan(
             index=i,
             name=name,
-            creation=created,
+            creation=self.creation(i),
             family=family,
             tuner=tuner,
             instance_type=itype,
@@ -434,6 +481,6 @@ class Population:
             fail_kind=fail_kind,
             events=tuple(events),
             planned_stop=planned_stop,
-            stop_delay=rng.uniform(60, 120),
-            spot_ratio=rng.uniform(0.3, 0.7),
+            stop_delay=stop_delay,
+            spot_ratio=spot_ratio,
         )

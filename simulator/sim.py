@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import threading
+from collections.abc import Sequence
 from datetime import datetime
 from http.server import ThreadingHTTPServer
 from typing import Any
@@ -11,12 +12,28 @@ from typing import Any
 from .account import Account
 from .clock import Clock
 from .faults import FaultInjector, Faults
+from .pace import Pace
 from .render import to_datetimes
 from .server import Dispatcher, Stats, make_server
 
 
 class SimulatedSageMaker:
     """A simulated SageMaker account served over HTTP on loopback.
+
+    ``speed`` is how many times faster than in reality jobs arrive and run
+    from the account's ``epoch`` on (1 = real pace); the account's clock is
+    never sped up, so it never reports a time later than the real now. 0,
+    the default, is short for what most tests want: a frozen clock at
+    ``start`` (``sim.clock.advance`` steps it) and jobs at real pace. A
+    test can also hand in its own ``clock`` (e.g. a frozen one) with any
+    speed.
+
+    ``epoch`` is when the account had ``jobs`` jobs (default: the clock's
+    now); the population is a pure function of (seed, jobs, epoch, pace
+    changes) and the time, so an account rebuilt with the same ones later
+    shows the same jobs (``state.py`` keeps them across restarts).
+    ``pace`` lists (real time, speed) changes and defaults to ``speed``
+    from the epoch on.
 
     ``filter_after_page=True`` mimics AWS's ListTrainingJobs quirk (filters
     applied after the page is cut, so pages can be empty yet carry a token).
@@ -34,12 +51,34 @@ class SimulatedSageMaker:
         port: int = 0,
         start: datetime | None = None,
         filter_after_page: bool = False,
+        *,
+        clock: Clock | None = None,
+        epoch: float | None = None,
+        pace: Sequence[tuple[float, float]] | None = None,
     ) -> None:
-        self.clock = Clock(start=start, speed=speed)
+        if speed and speed < 1:
+            raise ValueError(f"speed {speed:g}: jobs run at real pace (1) or faster, or 0 for a frozen clock")
+        if clock is not None and start is not None:
+            raise ValueError("give either a clock or a start, not both")
+        self.clock = clock if clock is not None else Clock(start=start, speed=0 if speed == 0 else 1)
+        if epoch is None:
+            epoch = self.clock.timestamp()
+        if pace is None:
+            pace = [(epoch, speed)] if speed > 1 else []
+        self.pace = Pace(pace)
+        self.epoch = epoch
         self.faults = faults if faults is not None else Faults()
         self.filter_after_page = filter_after_page
         self.host, self.port = host, port
-        self.account = Account(jobs=jobs, seed=seed, clock=self.clock, region=region, account_id=account_id)
+        self.account = Account(
+            jobs=jobs,
+            seed=seed,
+            clock=self.clock,
+            region=region,
+            account_id=account_id,
+            epoch=epoch,
+            pace=self.pace,
+        )
         self._stats = Stats()
         self._injector = FaultInjector(self.faults, seed)
         self._dispatcher = Dispatcher(self.account, self._injector, self._stats, lambda: self.filter_after_page)
