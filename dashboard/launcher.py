@@ -115,6 +115,23 @@ def persistent_secret_key(path: Path) -> str:
     return key
 
 
+def simulated_state_path(env: dict[str, str]) -> Path:
+    """Where the simulated account is kept between runs: next to a SQLite database, else under .run/.
+
+    One file per database, so a second run on the same database continues the same account.
+    """
+    if env.get("TRAINWATCH_SIMULATED_STATE"):
+        return Path(env["TRAINWATCH_SIMULATED_STATE"])
+    import dj_database_url
+
+    db = dj_database_url.parse(env.get("DATABASE_URL") or f"sqlite:///{ROOT / 'trainwatch.sqlite3'}")
+    if db["ENGINE"].endswith("sqlite3") and db["NAME"] not in ("", ":memory:"):
+        return Path(f"{Path(db['NAME']).resolve()}.simulated-account.json")
+    where = "-".join(str(db.get(k) or "") for k in ("HOST", "PORT", "NAME"))
+    slug = "".join(c if c.isalnum() or c in "._-" else "_" for c in where).strip("-")
+    return ROOT / ".run" / f"simulated-account-{slug}.json"
+
+
 def has_aws_credentials() -> bool:
     import boto3
 
@@ -185,16 +202,18 @@ class Launcher:
             "simulator",
             [
                 PY,
-                "manage.py",
-                "simulate_sagemaker",
+                "-m",
+                "simulator",
                 "--port",
                 str(port),
                 "--jobs",
-                self.env.get("TRAINWATCH_SIMULATED_JOBS", "300"),
+                self.env.get("TRAINWATCH_SIMULATED_JOBS", "1000"),
                 "--seed",
                 self.env.get("TRAINWATCH_SIMULATED_SEED", "1"),
                 "--speed",
                 self.env.get("TRAINWATCH_SIMULATED_SPEED", "30"),
+                "--state",
+                str(simulated_state_path(self.env)),
             ],
         )
         wait_for_port(port)

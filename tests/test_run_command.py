@@ -94,6 +94,8 @@ def test_run_command_serves_simulated_jobs_and_stops_cleanly(tmp_path):
     assert proc.returncode == 0, output
     assert f"running at http://127.0.0.1:{port}/" in output
     assert "Created admin user 'admin'" in output
+    # The simulated account is kept next to the database, so the next run continues it.
+    assert (tmp_path / "run.sqlite3.simulated-account.json").exists(), output
     # The launcher waits for its children; their own children may take a moment more.
     deadline = time.monotonic() + 10
     while any(alive(pid) for pid in spawned) and time.monotonic() < deadline:
@@ -182,3 +184,17 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def test_the_simulated_account_is_kept_next_to_its_database(tmp_path):
+    from dashboard.launcher import ROOT as root
+    from dashboard.launcher import simulated_state_path
+
+    db = tmp_path / "a.sqlite3"
+    assert simulated_state_path({"DATABASE_URL": f"sqlite:///{db}"}) == Path(f"{db}.simulated-account.json")
+    assert simulated_state_path({}) == root / "trainwatch.sqlite3.simulated-account.json"
+    one = simulated_state_path({"DATABASE_URL": "postgres://u:pw@db.example:5432/one"})
+    other = simulated_state_path({"DATABASE_URL": "postgres://u:pw@db.example:5432/other"})
+    assert one.parent == root / ".run" and one != other and "pw" not in str(one)
+    chosen = tmp_path / "state.json"
+    assert simulated_state_path({"TRAINWATCH_SIMULATED_STATE": str(chosen), "DATABASE_URL": "x"}) == chosen
