@@ -8,8 +8,8 @@ public.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Any, NamedTuple
+from datetime import datetime
+from typing import Any
 
 from django.conf import settings
 from django.core.paginator import Page
@@ -25,12 +25,12 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from jobs import costs
+from jobs.domain.dates import utc_iso
 from jobs.filters import BadFilter, JobFilter
 from jobs.models import FinalMetric, StatusTransition, TrainingJob
 from jobs.paging import page_of_jobs
 from jobs.serializers import job_data, job_detail_data
 from jobs.status import status_figures
-from jobs.views.jobs_list import metric_sort_count
 
 
 class _JobPaginator(DjangoPaginator):
@@ -49,9 +49,8 @@ class _JobPaginator(DjangoPaginator):
         return self._get_page(page_of_jobs(self.flt, self.object_list, offset, self.per_page), number, self)
 
 
-# No count cap: at 100k jobs on SQLite a filtered COUNT took 2-11 ms (the
-# index-backed filters at the low end, q= at the top), less than the page
-# query itself; a COUNT over a LIMITed subquery was slower, not faster.
+# No count cap: a filtered COUNT costs less than the page query itself, and a
+# COUNT over a LIMITed subquery was slower, not faster.
 class JobPagination(PageNumberPagination):
     page_size = 50
     page_size_query_param = "page_size"
@@ -67,7 +66,9 @@ class JobPagination(PageNumberPagination):
 
 
 # The only columns a list row reads (job_data, job_cost): raw alone was most
-# of a page to decode, and each unused datetime column is a parse per row.
+# of a page to decode, and each unused datetime column is a parse per row. A
+# column job_data reads that is missing here costs a query per row (the
+# query-count tests catch it).
 LIST_FIELDS = (
     "arn",
     "name",
@@ -91,46 +92,16 @@ LIST_FIELDS = (
 )
 
 
-class _Source(NamedTuple):
-    name: str
-
-
-class ListJob:
-    """A list row read with values(): what job_data and job_cost read, no model instance.
-
-    Building 1,000 TrainingJobs with deferred columns (and their sources) cost
-    three times the query itself; the job methods the row needs are the model's own.
-    """
-
-    __slots__ = ("id", "source", *(f for f in LIST_FIELDS if f != "source__name"))
-    is_terminal = TrainingJob.is_terminal
-    billable_seconds_now = TrainingJob.billable_seconds_now
-    billed_time = TrainingJob.billed_time
-    is_gone = TrainingJob.is_gone
-    reported_billable_total = TrainingJob.reported_billable_total
-
-    def __init__(self, row: dict[str, Any]) -> None:
-        for key, value in row.items():
-            if key == "source__name":
-                self.source = _Source(value)
-            else:
-                setattr(self, key, value)
-
-    @property
-    def pk(self) -> int:
-        return self.id
-
-
 def _jobs() -> Any:
     metrics = FinalMetric.objects.only("job_id", "name", "value").order_by("name")
     return TrainingJob.objects.select_related("source").prefetch_related(Prefetch("metrics", queryset=metrics))
 
 
-def _final_metrics(jobs: list[ListJob]) -> dict[int, list[dict[str, Any]]]:
+def _final_metrics(jobs: list[TrainingJob]) -> dict[int, list[dict[str, Any]]]:
     """Each job's final metrics as list rows, by name, in one query.
 
     Plain tuples, not a prefetch: building a FinalMetric per value and a
-    related manager per job was a third of a 1,000-row page.
+    related manager per job cost more than the page's query.
     """
     by_job: dict[int, list[dict[str, Any]]] = {job.pk: [] for job in jobs}
     rows = FinalMetric.objects.filter(job_id__in=list(by_job)).order_by("name").values_list("job_id", "name", "value")
@@ -152,15 +123,15 @@ def job_list(request: Request) -> Response:
         flt = JobFilter.from_query(request.query_params)
     except BadFilter as error:
         raise ValidationError({error.param: [str(error)]}) from error
-    queryset = flt.apply().values("id", *LIST_FIELDS)
-    count = metric_sort_count(flt)
+    queryset = flt.apply().select_related("source").only(*LIST_FIELDS)
+    count = flt.index_count()
     if count is None:
         # Counted without the source join the rows need: with it SQLite read
         # whole rows (the raw JSON included) instead of an index; a name
-        # search's count went from 140 to ~20 ms at 100,000 jobs.
+        # search's count is several times faster without it.
         count = flt.counted().count()
     paginator = JobPagination(flt, count=count)
-    page = [ListJob(row) for row in paginator.paginate_queryset(queryset, request)]
+    page = paginator.paginate_queryset(queryset, request)
     now, prices = timezone.now(), costs.price_table()
     metrics = _final_metrics(page)
     data = [job_data(job, prices, now, metrics[job.pk]) for job in page]
@@ -201,10 +172,10 @@ def _jsonable(value: Any) -> Any:
     """Datetimes as ISO 8601 UTC ("Z"), containers walked; the rest as the renderer takes it.
 
     Plain values are passed over without a call each: the status figures
-    list every running job (500 at a time in the benchmark), ~40,000 values.
+    list every running job, tens of thousands of values.
     """
     if isinstance(value, datetime):
-        return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+        return utc_iso(value)
     if isinstance(value, dict):
         return {str(k): _jsonable(v) if isinstance(v, _WALKED) else v for k, v in value.items()}
     if isinstance(value, list | tuple):

@@ -1,7 +1,7 @@
 """JSON shapes of the API: a list row, and the detail that adds configuration.
 
-Plain functions building dicts: DRF serializers spent ~0.1 ms a row walking
-their fields, more than the page's queries. The output is what the
+Plain functions building dicts: DRF serializers spent more time per row
+walking their fields than the page's queries took. The output is what the
 serializers gave: model values as stored, floats for cost and metrics, and
 timestamps as ISO 8601 in UTC ("...Z") whatever TIME_ZONE the deployment
 runs in.
@@ -13,23 +13,13 @@ whatever its size.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
-
-from django.utils import timezone
 
 from jobs import costs
 from jobs.costs import Prices
+from jobs.domain.dates import utc_iso
 from jobs.models import TrainingJob
-
-
-def utc_iso(value: datetime | None) -> str | None:
-    """ISO 8601 in UTC, "Z" for +00:00, as DRF's DateTimeField(default_timezone=UTC) wrote it."""
-    if not value:
-        return None
-    value = value.astimezone(UTC) if timezone.is_aware(value) else timezone.make_aware(value, UTC)
-    text = value.isoformat()
-    return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
 def _int(value: Any) -> int | None:

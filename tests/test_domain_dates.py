@@ -1,8 +1,8 @@
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from jobs.domain.dates import format_ago, format_duration, format_hms
+from jobs.domain.dates import format_ago, format_duration, format_hms, utc_iso
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 
@@ -46,3 +46,19 @@ def test_format_ago(delta, text):
 
 def test_format_ago_never():
     assert format_ago(None, NOW) == "never"
+
+
+@pytest.mark.parametrize(
+    ("moment", "text"),
+    [
+        (None, None),
+        (NOW, "2026-11-20T12:00:00Z"),
+        (datetime(2026, 11, 20, 12, 0, 0, 250000, tzinfo=UTC), "2026-11-20T12:00:00.250000Z"),
+        # Another zone is converted, not relabelled.
+        (datetime(2026, 11, 20, 7, 0, tzinfo=timezone(timedelta(hours=-5))), "2026-11-20T12:00:00Z"),
+        # Naive values are the database's UTC.
+        (datetime(2026, 11, 20, 12, 0), "2026-11-20T12:00:00Z"),
+    ],
+)
+def test_utc_iso(moment, text):
+    assert utc_iso(moment) == text

@@ -1,8 +1,8 @@
-"""Durations and moments as people read them on the pages."""
+"""Durations and moments as people read them on the pages, and as the API writes them."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 _UNITS = (("d", 86400), ("h", 3600), ("min", 60), ("s", 1))
 
@@ -46,3 +46,16 @@ def format_ago(moment: datetime | None, now: datetime) -> str:
         return "just now"
     text = format_duration(abs(delta), parts=1)
     return f"{text} ago" if delta > 0 else f"in {text}"
+
+
+def utc_iso(value: datetime | None) -> str | None:
+    """ISO 8601 in UTC with "Z" for +00:00, whatever TIME_ZONE the deployment runs in; None stays None.
+
+    The one ISO formatter of the API and the JSON fragments. A naive value is
+    taken as UTC (the database stores UTC).
+    """
+    if value is None:
+        return None
+    value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    text = value.isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
