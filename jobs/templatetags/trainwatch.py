@@ -5,14 +5,10 @@ from __future__ import annotations
 import json
 from datetime import datetime
 from decimal import Decimal
-from html import escape as html_escape
 from typing import Any
 
 from django import template
 from django.utils import timezone
-from django.utils.dateformat import DateFormat
-from django.utils.formats import localize
-from django.utils.safestring import SafeString
 
 from jobs.domain import billing, dates, statuses
 
@@ -47,113 +43,6 @@ SECONDARY_CLASSES = {
     "Uploading": "upload",
 }
 STATUS_LABELS = {statuses.IN_PROGRESS: "Running"}
-
-
-def escape_value(value: object) -> str:
-    """django.utils.html.conditional_escape without its lazy-string wrapper: same output."""
-    if hasattr(value, "__html__"):
-        return value.__html__()
-    return html_escape(str(value))
-
-
-def html(format_string: str, *args: object) -> SafeString:
-    """django.utils.html.format_html, cheaper per call: every argument is escaped unless already safe.
-
-    For markup repeated per row or per bar, where the template engine's
-    variable lookups and filters cost more than the page's queries.
-    """
-    return SafeString(format_string.format(*map(escape_value, args)))
-
-
-def local_datetime(moment: datetime) -> DateFormat:
-    """A DateFormat in the current time zone, as the ``|date`` filter formats it."""
-    return DateFormat(timezone.localtime(moment) if timezone.is_aware(moment) else moment)
-
-
-def _clock(moment: datetime | None) -> str:
-    """``|date:"H:i:s"``."""
-    if moment is None:
-        return ""
-    df = local_datetime(moment)
-    return f"{df.H()}:{df.i()}:{df.s()}"
-
-
-@register.simple_tag
-def timeline_lane_labels(bars: list) -> SafeString:
-    """The timeline's lane labels: one ``<li>`` per bar (timeline_chart.Bar)."""
-    return SafeString(
-        "".join(
-            html(
-                '<li class="{}" title="{}"><span class="lane-status">{}</span> <span class="muted">{}</span></li>',
-                "restart" if bar.is_restart else "",
-                bar.status,
-                bar.status,
-                (
-                    dates.format_duration(bar.seconds) + "…"
-                    if bar.is_open
-                    else dates.format_duration(bar.seconds)
-                    if bar.seconds
-                    else ""
-                ),
-            )
-            for bar in bars
-        )
-    )
-
-
-@register.simple_tag
-def select_options(values: Any, selected: str, *, status_labels: bool = False) -> SafeString:
-    """``<option>``s for a filter's values, the current one selected.
-
-    Values may be (value, label) choices; the status labels are ours
-    (status_label), not the choices'.
-    """
-    out = []
-    for value in values:
-        if isinstance(value, tuple | list):
-            value = value[0]
-        out.append(
-            html(
-                '<option value="{}"{}>{}</option>',
-                value,
-                " selected" if selected == value else "",
-                status_label(value) if status_labels else value,
-            )
-        )
-    return SafeString("".join(out))
-
-
-_BAR = (
-    "\n        "
-    '<rect class="bar {}{}{}" x="{}%" y="{}" transform="translate(0 5)" width="{}%" height="18" rx="3">'
-    "<title>{} · {} · {}\u2013{}{}</title></rect>"
-    "\n        "
-)
-
-
-@register.simple_tag
-def timeline_bars(bars: list) -> SafeString:
-    """The timeline's SVG bars, one ``<rect>`` per bar (timeline_chart.Bar), 28 px apart."""
-    out = []
-    for index, bar in enumerate(bars):
-        seconds = dates.format_duration(bar.seconds)
-        out.append(
-            html(
-                _BAR,
-                phase_class(bar.status),
-                " restart" if bar.is_restart else "",
-                " open" if bar.is_open else "",
-                localize(bar.left),
-                index * 28,
-                localize(bar.width),
-                bar.status,
-                f"{seconds} so far" if bar.is_open else seconds,
-                _clock(bar.start_time),
-                _clock(bar.end_time) or "now",
-                f"\n{bar.message}" if bar.message else "",
-            )
-        )
-    return SafeString("".join(out))
 
 
 @register.filter
@@ -193,8 +82,7 @@ def usd(amount: Decimal | float | None) -> str:
     return f"${amount:,.2f}"
 
 
-@register.filter
-def hours(seconds: float | None) -> str:
+def _hours(seconds: float | None) -> str:
     if seconds is None:
         return "—"
     return f"{seconds / 3600:,.1f} h"
@@ -206,7 +94,7 @@ def spend_basis(by_basis: dict | None) -> str:
     if not isinstance(by_basis, dict):
         return ""
     parts = [
-        f"{hours(by_basis.get(basis, 0))} {text}"
+        f"{_hours(by_basis.get(basis, 0))} {text}"
         for basis, text in (
             (billing.AWS, "from AWS's billable time"),
             (billing.START_TO_END, "start to end (AWS gave none)"),
@@ -231,8 +119,3 @@ def basis_explanation(basis: str) -> str:
 def pretty_json(value: Any) -> str:
     """Indented JSON; the template still escapes it."""
     return json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False, default=str)
-
-
-@register.filter
-def get_item(mapping: dict, key: Any) -> Any:
-    return mapping.get(key) if isinstance(mapping, dict) else None

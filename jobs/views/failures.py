@@ -8,29 +8,21 @@ the last TREND_DAYS days for the trend bars.
 
 from __future__ import annotations
 
-import unicodedata
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from itertools import pairwise
 
 from django.contrib.auth.decorators import login_required
-from django.contrib.humanize.templatetags.humanize import intcomma
 from django.db import connection
 from django.db.models import Count, Max, Min, Q, QuerySet
 from django.db.models.expressions import RawSQL
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
-from django.urls import reverse
 from django.utils import dateformat, timezone
-from django.utils.dates import MONTHS_3
-from django.utils.formats import localize
-from django.utils.safestring import SafeString
-from django.utils.text import Truncator
 from django.views.decorators.http import require_GET
 
-from jobs.domain import dates, statuses
+from jobs.domain import statuses
 from jobs.models import TrainingJob
-from jobs.templatetags.trainwatch import html
 
 MAX_GROUPS = 50
 EXAMPLES_PER_GROUP = 3
@@ -43,7 +35,9 @@ class TrendDay:
     day: date
     count: int
     height: float  # percent of the busiest day in the group
-    label: str = ""  # the day as the bar's title shows it ("Nov 20"), formatted once per page
+    # The day as the bar's title shows it ("Nov 20"): the same fourteen labels
+    # for every group, so formatted once per page, not once per bar.
+    label: str = ""
 
 
 @dataclass
@@ -55,14 +49,6 @@ class FailureGroup:
     is_new: bool
     examples: list[TrainingJob] = field(default_factory=list)
     trend: list[TrendDay] = field(default_factory=list)
-    # Markup and text the template prints as they are, made once per group in
-    # Python (render_groups): per bar and per example, the template engine's
-    # lookups and filters cost more than the page's queries.
-    count_label: str = ""  # "1,234"
-    seen: str = ""  # "First seen Nov 20, 14:02 (3 d ago) · last seen ..."
-    reason_excerpt: str = ""
-    trend_bars: SafeString = field(default_factory=SafeString)
-    example_items: SafeString = field(default_factory=SafeString)
 
     @property
     def reason(self) -> str:
@@ -162,81 +148,11 @@ def _add_trends(failed: QuerySet, groups: dict[str, FailureGroup], today: date) 
         ]
 
 
-def _short_datetime(moment: datetime, months: dict[int, str]) -> str:
-    """``|date:"M j, H:i"`` in the current time zone, without DateFormat's per-call setup.
-
-    ``months`` caches the translated month abbreviations for one page.
-    """
-    local = timezone.localtime(moment)
-    month = months.get(local.month)
-    if month is None:
-        month = months[local.month] = MONTHS_3[local.month].title()
-    return f"{month} {local.day}, {local.hour:02d}:{local.minute:02d}"
-
-
-def _excerpt(reason: str, length: int = 600) -> str:
-    """``|truncatechars:600``; a reason that short only needs Truncator's normalisation."""
-    if len(reason) <= length:
-        return unicodedata.normalize("NFC", reason)
-    return Truncator(reason).chars(length)
-
-
-_URL_PK = 987654321
-_BAR = '<span class="trend-bar{}" style="--h: {}%" title="{}: {}"></span>'
-_EXAMPLE = '<li><a href="{}">{}</a> <span class="muted small">{}{}</span></li>'
-
-
-def render_groups(groups: list[FailureGroup], now: datetime) -> None:
-    """Fill in each group's display text and its trend bars' and examples' markup."""
-    # Bars' heights and counts repeat across groups: each is localized once,
-    # and a bar seen before (most are empty days) is reused whole.
-    bars: dict[tuple[float, str, int], str] = {}
-    heights: dict[float, str] = {}
-    counts: dict[int, str] = {}
-    months: dict[int, str] = {}
-    # The detail URL reversed once; each example's id goes where this one is.
-    url_head, _, url_tail = reverse("jobs:detail", args=[_URL_PK]).rpartition(str(_URL_PK))
-    for group in groups:
-        group.count_label = intcomma(group.count)
-        group.seen = (
-            f"First seen {_short_datetime(group.first_seen, months)} ({dates.format_ago(group.first_seen, now)})"
-            f" \u00b7 last seen {_short_datetime(group.last_seen, months)} ({dates.format_ago(group.last_seen, now)})"
-        )
-        group.reason_excerpt = _excerpt(group.reason) if group.reason else ""
-        parts = []
-        for day in group.trend:
-            key = (day.height, day.label, day.count)
-            bar = bars.get(key)
-            if bar is None:
-                height = heights.get(day.height)
-                if height is None:
-                    height = heights[day.height] = localize(day.height)
-                count = counts.get(day.count)
-                if count is None:
-                    count = counts[day.count] = localize(day.count)
-                bar = bars[key] = html(_BAR, " has" if day.count else "", height, day.label, count)
-            parts.append(bar)
-        group.trend_bars = SafeString("".join(parts))
-        group.example_items = SafeString(
-            "".join(
-                html(
-                    _EXAMPLE,
-                    f"{url_head}{job.pk}{url_tail}",
-                    job.name,
-                    _short_datetime(job.creation_time, months),
-                    html(" \u00b7 {}", job.instance_type) if job.instance_type else "",
-                )
-                for job in group.examples
-            )
-        )
-
-
 @login_required
 @require_GET
 def failures(request: HttpRequest) -> HttpResponse:
     now = timezone.now()
     groups, more = failure_groups(now)
-    render_groups(groups, now)
     ctx = {
         "groups": groups,
         "more_groups": more,

@@ -22,7 +22,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from jobs.costs import Prices, job_price, price_table
-from jobs.domain import billing, statuses
+from jobs.domain import statuses
 from jobs.filters import BadFilter, JobFilter, check_query, parse_ids, tag_param
 from jobs.models import FinalMetric, Source, TrainingJob, TrainingJobStatus
 from jobs.paging import page_of_jobs
@@ -88,11 +88,6 @@ class JobRow:
         tags = self.job.tags if isinstance(self.job.tags, dict) else {}
         pairs = [(str(k), str(v)) for k, v in list(tags.items())[:TAGS_SHOWN]]
         return [(key, value, tag_param(key, value)) for key, value in pairs]
-
-    @property
-    def basis(self) -> tuple[str, str] | None:
-        """The cost's basis as (short word, explanation), or None when it has none."""
-        return billing.BASIS_LABELS[self.cost_basis] if self.cost_basis else None
 
 
 def _duration_seconds(job: TrainingJob, now: datetime) -> int | None:
