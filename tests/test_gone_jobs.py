@@ -187,8 +187,12 @@ def test_pages_api_and_admin_show_a_gone_job_as_such(logged_in, aws, settings, s
     response = logged_in.get("/")
     rows = {r.job.name: r for r in response.context["rows"]}
     assert not rows["ghost"].running and rows["alive"].running
-    assert rows["ghost"].html.count("gone at source") == 1 and "gone at source" not in rows["alive"].html
-    assert 'data-running="1"' not in rows["ghost"].html
+    page = response.content.decode()
+    html = {name: _row_html(page, row.job.pk) for name, row in rows.items()}
+    assert html["ghost"].count("gone at source") == 1 and "gone at source" not in html["alive"]
+    assert 'data-running="1"' not in html["ghost"] and 'data-running="1"' in html["alive"]
+    refreshed = logged_in.get("/jobs/rows/", {"ids": f"{ghost.pk}"}).json()["rows"]
+    assert refreshed[0]["html"].count("gone at source") == 1
 
     detail = logged_in.get(f"/jobs/{ghost.pk}/").content.decode()
     assert "gone at source" in detail
@@ -203,3 +207,9 @@ def test_pages_api_and_admin_show_a_gone_job_as_such(logged_in, aws, settings, s
     assert "ghost" in changelist and ">alive<" not in changelist
     change = api.get(f"/admin/jobs/trainingjob/{ghost.pk}/change/").content.decode()
     assert "Gone at source" in change and "Not found count" in change
+
+
+def _row_html(page: str, pk: int) -> str:
+    """The jobs table's <tr> of one job, as the page sent it."""
+    start = page.index(f'<tr id="job-{pk}"')
+    return page[start : page.index("</tr>", start)]
