@@ -70,6 +70,15 @@ TEMPLATES = [
             ],
         },
     },
+    # The partials a page repeats per row, group or bar (jobs/jinja2/, jobs/jinja_env.py);
+    # the pages themselves are the Django templates above.
+    {
+        "BACKEND": "django.template.backends.jinja2.Jinja2",
+        "NAME": "jinja2",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {"environment": "jobs.jinja_env.environment"},
+    },
 ]
 
 # SQLite by default; DATABASE_URL (e.g. postgres://user:pw@host/db) for real deployments.

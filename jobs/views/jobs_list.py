@@ -1,7 +1,9 @@
 """The jobs list and the fragment endpoint that refreshes its running rows.
 
 Both render each row with the same partial, jobs/partials/job_row.html, so
-the page and the refresh send the same markup.
+the page and the refresh send the same markup. It is a Jinja2 template
+(jobs/jinja2/, autoescaped): in the Django template language, 50 rows were most of
+the page's time (bench/README.md).
 """
 
 from __future__ import annotations
@@ -18,7 +20,9 @@ from django.db.models import Model
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.shortcuts import render
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET
 
 from jobs.costs import Prices, job_price, price_table
@@ -35,6 +39,7 @@ COUNT_CAP = 10_000
 MAX_REFRESH_IDS = 200
 TAGS_SHOWN = 3
 ROW_TEMPLATE = "jobs/partials/job_row.html"
+ROWS_TEMPLATE = "jobs/partials/job_rows.html"
 # The only columns a row reads (the row partial, durations, cost): raw alone can be
 # tens of kilobytes per row, and each unused datetime column costs a parse.
 LIST_FIELDS = (
@@ -120,6 +125,11 @@ def _rows(jobs: list[TrainingJob], metric: str, prices: Prices, now: datetime) -
     return rows
 
 
+def _row_context(metric: str, now: datetime) -> dict[str, object]:
+    """What job_row.html reads besides the row, the same for every row."""
+    return {"metric": metric, "now": now, "index_url": reverse("jobs:index")}
+
+
 def _filtered(flt: JobFilter) -> bool:
     """Whether anything but the sort and the metric column narrows the list."""
     return any(k not in {"sort", "metric"} for k in flt.active)
@@ -196,11 +206,15 @@ def index(request: HttpRequest) -> HttpResponse:
 
     prices = price_table()
     rows = _rows(jobs, flt.metric, prices, now)
+    # Autoescaped by the Jinja2 template that made it.
+    rows_html = mark_safe(
+        render_to_string(ROWS_TEMPLATE, {"rows": rows, **_row_context(flt.metric, now)}, using="jinja2")
+    )
     filter_params = flt.active
     ctx = {
         "filter": flt,
         "rows": rows,
-        "metric": flt.metric,
+        "rows_html": rows_html,
         "headers": _headers(flt),
         "page": page,
         "has_next": has_next,
@@ -242,12 +256,13 @@ def running_rows(request: HttpRequest) -> JsonResponse:
     jobs = list(TrainingJob.objects.filter(pk__in=ids).select_related("source").only(*LIST_FIELDS)) if ids else []
     prices = price_table() if jobs else {}
     rows = _rows(jobs, metric, prices, now)
+    row_context = _row_context(metric, now)
     payload = {
         "rows": [
             {
                 "id": row.job.pk,
                 "running": row.running,
-                "html": render_to_string(ROW_TEMPLATE, {"row": row, "metric": metric, "now": now}, request=request),
+                "html": render_to_string(ROW_TEMPLATE, {"row": row, **row_context}, using="jinja2"),
             }
             for row in rows
         ],
