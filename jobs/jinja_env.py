@@ -17,6 +17,7 @@ from django.contrib.humanize.templatetags.humanize import intcomma
 from django.template import defaultfilters
 from django.urls import reverse
 from django.utils import dateformat, timezone
+from django.utils.timesince import timesince
 from jinja2 import Environment
 
 from jobs.templatetags import trainwatch
@@ -40,6 +41,7 @@ def environment(**options: Any) -> Environment:
         date=date,
         intcomma=intcomma,
         pluralize=defaultfilters.pluralize,
+        timesince=timesince,
         floatformat=defaultfilters.floatformat,
         urlencode=defaultfilters.urlencode,
         status_class=trainwatch.status_class,
