@@ -14,7 +14,9 @@ from pathlib import Path
 
 import pytest
 import time_machine
+from axes.exceptions import AxesBackendRequestParameterRequired
 from axes.models import AccessAttempt, AccessLog
+from django.contrib.auth import authenticate
 from django.contrib.auth.models import User
 from django.test import Client
 
@@ -187,6 +189,15 @@ def test_operators_see_the_lock_in_the_admin(client, owner, clock):
     assert response.status_code == 200
     body = response.content.decode()
     assert "teammate" in body and "10.0.0.9" in body and "Locked Out" in body
+
+
+def test_authenticating_without_a_request_fails_loudly(owner):
+    """A login path that gave no request would skip the lockout: axes refuses it instead.
+
+    Django's test ``Client.login`` is such a path, so tests log in with ``force_login``.
+    """
+    with pytest.raises(AxesBackendRequestParameterRequired):
+        authenticate(username="owner", password=PASSWORD)
 
 
 def manage(*args: str, **env: str) -> subprocess.CompletedProcess:
