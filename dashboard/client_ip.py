@@ -1,4 +1,4 @@
-"""The address a request came from, for the /metrics allow-list."""
+"""The address a request came from, for the /metrics allow-list and login throttling."""
 
 from __future__ import annotations
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import tempfile
+from datetime import timedelta
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
@@ -40,6 +41,7 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "rest_framework",
     "rest_framework.authtoken",
+    "axes",
     "jobs",
 ]
 
@@ -52,6 +54,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes requires: turns a login refused for a lockout into its 429 page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "dashboard.urls"
@@ -111,6 +115,12 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+AUTHENTICATION_BACKENDS = [
+    # First: refuses a locked-out user or address before any password is checked.
+    # It needs the request, so tests log in with force_login (client.login passes none).
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
 
@@ -155,12 +165,30 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "loggers": {
         "jobs": {"handlers": ["console"], "level": os.getenv("LOG_LEVEL", "INFO")},
+        # Failed logins and lockouts (usernames and addresses masked).
+        "axes": {"handlers": ["console"], "level": "WARNING", "propagate": False},
         # Unhandled exceptions in views (500s), with their traceback. With DEBUG
         # off Django would only mail them to ADMINS, and there are none. Not
         # propagated: with DEBUG on, Django's own "django" console would print it twice.
         "django.request": {"handlers": ["console"], "level": "ERROR", "propagate": False},
     },
 }
+
+# --- Login throttling (django-axes) --------------------------------------------
+# Failed logins are counted per username and per client address (dashboard/login_throttle.py),
+# on the dashboard's login and the admin's alike; at the limit both refuse even the right
+# password until the cool-off has passed since the last try. Locks are in the admin.
+TRAINWATCH_LOGIN_FAILURE_LIMIT = envint("TRAINWATCH_LOGIN_FAILURE_LIMIT", "5", minimum=1)
+TRAINWATCH_LOGIN_COOLOFF_MINUTES = envint("TRAINWATCH_LOGIN_COOLOFF_MINUTES", "15", minimum=1)
+AXES_FAILURE_LIMIT = TRAINWATCH_LOGIN_FAILURE_LIMIT
+AXES_COOLOFF_TIME = timedelta(minutes=TRAINWATCH_LOGIN_COOLOFF_MINUTES)
+AXES_LOCKOUT_PARAMETERS = "dashboard.login_throttle.lockout_parameters"
+# The address /metrics trusts: X-Forwarded-For only behind BEHIND_TLS_PROXY, and only
+# its right-most entry, so a forged header cannot move a client to a fresh counter.
+AXES_CLIENT_IP_CALLABLE = "dashboard.client_ip.client_ip"
+AXES_RESET_ON_SUCCESS = True  # that user's failures from that address only (LoginAttemptsHandler)
+AXES_HANDLER = "dashboard.login_throttle.LoginAttemptsHandler"
+AXES_LOCKOUT_CALLABLE = "dashboard.login_throttle.lockout_response"
 
 # --- Celery -----------------------------------------------------------------
 REDIS_URL = os.getenv("REDIS_URL", "redis://127.0.0.1:6379/0")

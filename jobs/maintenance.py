@@ -1,10 +1,11 @@
-"""Database upkeep: the query planner's statistics, and pruning old history."""
+"""Database upkeep: the query planner's statistics, and pruning old history (sync, logins)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
+from axes.models import AccessAttempt, AccessLog
 from django.conf import settings
 from django.db import connection
 from django.db.models import QuerySet
@@ -57,6 +58,17 @@ def prune_sync_cycles(cutoff: datetime, batch: int = PRUNE_BATCH) -> int:
     return deleted
 
 
+def prune_login_attempts(cutoff: datetime, batch: int = PRUNE_BATCH) -> int:
+    # django-axes deletes expired attempts itself, but only when someone logs in.
+    # A cool-off past the retention still holds: no live lockout is lifted early.
+    return delete_in_batches(AccessAttempt.objects.filter(attempt_time__lt=cutoff - settings.AXES_COOLOFF_TIME), batch)
+
+
+def prune_login_log(cutoff: datetime, batch: int = PRUNE_BATCH) -> int:
+    # One row per successful login; attempt_time has no index, and the table stays small once pruned.
+    return delete_in_batches(AccessLog.objects.filter(attempt_time__lt=cutoff), batch)
+
+
 Pruner = Callable[[datetime, int], int]
 
 # What ``prune_history`` prunes, by name: each takes (cutoff, batch) and
@@ -65,6 +77,8 @@ Pruner = Callable[[datetime, int], int]
 PRUNERS: dict[str, Pruner] = {
     "sync errors": prune_sync_errors,
     "sync cycles": prune_sync_cycles,
+    "login attempts": prune_login_attempts,
+    "login log": prune_login_log,
 }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from axes.models import AccessAttempt, AccessLog
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -34,7 +35,7 @@ def test_old_cycles_and_errors_go_recent_ones_stay(settings):
 
     pruned = maintenance.prune_history(T0)
 
-    assert pruned == {"sync errors": 4, "sync cycles": 4}
+    assert pruned == {"sync errors": 4, "sync cycles": 4, "login attempts": 0, "login log": 0}
     assert not SyncCycle.objects.filter(pk__in=[c.pk for c in old]).exists()
     assert set(SyncCycle.objects.values_list("pk", flat=True)) == {c.pk for c in recent}
     assert set(SyncError.objects.values_list("cycle_id", flat=True)) == {c.pk for c in recent}
@@ -61,10 +62,33 @@ def test_deletes_in_bounded_batches(settings):
     with CaptureQueriesContext(connection) as queries:
         pruned = maintenance.prune_history(T0, batch=3)
 
-    assert pruned == {"sync errors": 7, "sync cycles": 7}
+    assert pruned == {"sync errors": 7, "sync cycles": 7, "login attempts": 0, "login log": 0}
     deletes = [q["sql"] for q in queries.captured_queries if q["sql"].startswith("DELETE")]
     # 3 + 3 + 1 errors, then 3 + 3 + 1 cycles: never one statement over everything.
     assert len(deletes) == 6
+
+
+def login_row(model, *, age: timedelta, ip: str = "10.0.0.1", **fields) -> int:
+    row = model.objects.create(username="owner", ip_address=ip, user_agent="ua", **fields)
+    model.objects.filter(pk=row.pk).update(attempt_time=T0 - age)  # attempt_time is auto_now_add
+    return row.pk
+
+
+def test_old_login_history_goes_a_live_lockout_stays(settings):
+    settings.TRAINWATCH_RETENTION_DAYS = 1
+    # A cool-off longer than the retention: its lockout must outlive the prune.
+    settings.AXES_COOLOFF_TIME = timedelta(days=2)
+    failures = {"failures_since_start": 5}
+    login_row(AccessLog, age=timedelta(days=1, seconds=1))
+    kept_log = login_row(AccessLog, age=timedelta(hours=23))
+    login_row(AccessAttempt, age=timedelta(days=3, seconds=1), ip="10.0.0.2", **failures)  # past retention and cool-off
+    locked = login_row(AccessAttempt, age=timedelta(days=1, hours=1), **failures)  # still in its cool-off
+
+    pruned = maintenance.prune_history(T0)
+
+    assert pruned["login log"] == 1 and pruned["login attempts"] == 1
+    assert set(AccessLog.objects.values_list("pk", flat=True)) == {kept_log}
+    assert set(AccessAttempt.objects.values_list("pk", flat=True)) == {locked}
 
 
 def test_zero_days_keeps_everything(settings):
@@ -82,7 +106,7 @@ def test_the_task_prunes_against_the_real_now(settings):
     SyncCycle.objects.create(source=source, started_at=timezone.now() - timedelta(days=2))
     kept = SyncCycle.objects.create(source=source, started_at=timezone.now() - timedelta(hours=23))
 
-    assert prune_history() == "sync errors: 0, sync cycles: 1"
+    assert prune_history() == "sync errors: 0, sync cycles: 1, login attempts: 0, login log: 0"
     assert list(SyncCycle.objects.all()) == [kept]
 
 
