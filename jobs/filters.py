@@ -126,10 +126,10 @@ class JobFilter:
 
         A list narrowed by a tag alone has one JobTag row per match (unique job
         and key), so count those on the (key, value) index: the EXISTS probe per
-        job took 180-340 ms at 100,000 jobs. Likewise a list sorted by a metric
+        job grew with the table. Likewise a list sorted by a metric
         and filtered by nothing else has one FinalMetric row per match (unique
         job and name), counted on the (name, value) index; the join probed every
-        job by id (~100 ms per 10,000).
+        job by id.
         """
         narrowing = {k for k in self.active if k not in {"sort", "metric"}}
         if self.sort_key == "metric" and self.metric:
@@ -150,8 +150,7 @@ class JobFilter:
         The same rows as ``apply()``. A tag is matched as "id IN (its jobs'
         ids)" here rather than EXISTS: EXISTS suits the page (the newest-first
         walk stops after one page) but a count runs it for every candidate,
-        e.g. 20,000 failed jobs probed one by one for a tag (47 ms at 100,000
-        jobs); the id list is read once from the tag index.
+        e.g. every failed job probed one by one for a tag; the id list is read once from the tag index.
         """
         return self.apply(for_count=True).order_by()
 

@@ -67,7 +67,7 @@ def failure_groups(now: datetime) -> tuple[list[FailureGroup], bool]:
         # COUNT(creation_time), not COUNT(id): the same number (NOT NULL), and
         # every column is in the (status, signature, creation time) index, so
         # PostgreSQL reads that index alone. Its indexes do not carry the id
-        # as SQLite's do: counting ids read all 20,000 failed rows (~360 ms).
+        # as SQLite's do: counting ids read every failed row.
         .annotate(count=Count("creation_time"), first_seen=Min("creation_time"), last_seen=Max("creation_time"))
         .order_by("-last_seen", "failure_signature")[: MAX_GROUPS + 1]
     )
@@ -105,7 +105,7 @@ def _newest_ids_sql(signatures: list[str]) -> tuple[str, list[str]]:
     """SQL for the ids of each signature's newest EXAMPLES_PER_GROUP failed jobs, and its parameters.
 
     One UNION ALL of a LIMIT per signature, written out: built as 50 ORM
-    subqueries OR-ed together it cost ~25 ms of Python per page. Each
+    subqueries OR-ed together it cost more Python than the queries. Each
     branch is wrapped in a derived table, the one form both SQLite and
     PostgreSQL accept for a LIMIT inside a UNION.
     """

@@ -164,8 +164,8 @@ def _headers(flt: JobFilter) -> list[dict]:
 def _distinct_values(model: type[Model], column: str) -> list[str]:
     """SELECT DISTINCT column, as a walk that jumps from value to value on the column's index.
 
-    PostgreSQL has no skip scan: a plain DISTINCT read all 400,000 metric
-    rows (150-200 ms) to find a dozen names; this is one index probe per name.
+    PostgreSQL has no skip scan: a plain DISTINCT read every metric
+    row to find a dozen names; this is one index probe per name.
     """
     table = connection.ops.quote_name(model._meta.db_table)
     col = connection.ops.quote_name(model._meta.get_field(column).column)
