@@ -12,7 +12,12 @@ import json
 from typing import Any
 
 from django.contrib import admin, messages
-from django.db.models import QuerySet
+from django.contrib.admin.exceptions import DisallowedModelAdminLookup
+from django.contrib.admin.options import IncorrectLookupParameters
+from django.contrib.admin.views.main import ChangeList
+from django.core.exceptions import BadRequest, FieldDoesNotExist, ValidationError
+from django.db.models import Model, QuerySet
+from django.db.models.constants import LOOKUP_SEP
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.utils.html import format_html
@@ -47,6 +52,87 @@ def instance_hours(seconds: int | None) -> str:
     return f"{seconds / 3600:,.1f} h"
 
 
+# Lookups whose value is one of the column's own: checked against the field
+# (type, range, length) before it reaches the database.
+_VALUE_LOOKUPS = {"", "exact", "gt", "gte", "lt", "lte"}
+# Longer searches are a typo or a probe: each word is a LIKE over every row.
+SEARCH_MAX_LENGTH = 200
+
+
+def value_fits(model: type[Model], lookup: str, value: str) -> bool:
+    """Whether ``value`` can be compared with the column ``lookup`` names.
+
+    A 30-digit id overflows SQLite's integer (a 500) and PostgreSQL's bigint,
+    a NUL byte is refused by PostgreSQL's text type: both are 400s here.
+    """
+    if "\x00" in value:
+        return False
+    opts, field, parts = model._meta, None, lookup.split(LOOKUP_SEP)
+    while parts:
+        try:
+            field = opts.get_field(parts[0])
+        except FieldDoesNotExist:
+            break
+        parts.pop(0)
+        if not field.is_relation:
+            break
+        opts = field.related_model._meta
+    if field is None or LOOKUP_SEP.join(parts) not in _VALUE_LOOKUPS:
+        return True  # isnull, isempty: the list filter checks its own values
+    if field.is_relation:
+        field = field.target_field
+    try:
+        field.run_validators(field.to_python(value))
+    except ValidationError:
+        return False
+    return True
+
+
+class FilterOnlyChangeList(ChangeList):
+    """A changelist filtered only by its list filters.
+
+    Django lets a query string filter on any local field (``?name__regex=``
+    pinned a worker on a regex over every row; ``?raw__contains=`` reads
+    every job's JSON). Whatever no list filter took is refused here, before
+    the page's query runs.
+    """
+
+    def get_filters(self, request: HttpRequest) -> tuple:
+        specs, has_filters, remaining, may_have_duplicates, has_active = super().get_filters(request)
+        # A date hierarchy's year/month/day come back as these two.
+        hierarchy = {f"{self.date_hierarchy}__gte", f"{self.date_hierarchy}__lt"} if self.date_hierarchy else set()
+        if extra := set(remaining) - hierarchy:
+            raise DisallowedModelAdminLookup(f"Filtering by {', '.join(sorted(extra))} not allowed")
+        return specs, has_filters, remaining, may_have_duplicates, has_active
+
+
+class StrictLookupsMixin:
+    """For every ModelAdmin here: filter through list_filter and search only; bad values are 400s."""
+
+    # "Show counts" aggregates every filter choice over the whole table.
+    show_facets = admin.ShowFacets.NEVER
+
+    def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
+        return FilterOnlyChangeList
+
+    def lookup_allowed(self, lookup: str, value: str, request: HttpRequest | None = None) -> bool:
+        return value_fits(self.model, lookup, value) and super().lookup_allowed(lookup, value, request)
+
+    def get_changelist_instance(self, request: HttpRequest) -> ChangeList:
+        # Django answers a filter value it cannot use (a date that is not a
+        # date) with a redirect to the unfiltered list: say so instead.
+        try:
+            return super().get_changelist_instance(request)
+        except IncorrectLookupParameters as exc:
+            raise BadRequest(f"Bad filter: {exc}") from exc
+
+    def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str) -> tuple[QuerySet, bool]:
+        # (A NUL byte never gets here: Django's search form refuses it.)
+        if len(search_term) > SEARCH_MAX_LENGTH:
+            raise BadRequest(f"Search for at most {SEARCH_MAX_LENGTH} characters.")
+        return super().get_search_results(request, queryset, search_term)
+
+
 class ReadOnlyMixin:
     """Rows written only by the sync: browsable, never added, edited or deleted here."""
 
@@ -77,7 +163,7 @@ class FinalMetricInline(ReadOnlyMixin, admin.TabularInline):
 
 
 @admin.register(TrainingJob)
-class TrainingJobAdmin(admin.ModelAdmin):
+class TrainingJobAdmin(StrictLookupsMixin, admin.ModelAdmin):
     list_display = (
         "name",
         "status_display",
@@ -323,7 +409,7 @@ def stop_one(job: TrainingJob) -> tuple[int, str]:
 
 
 @admin.register(Source)
-class SourceAdmin(admin.ModelAdmin):
+class SourceAdmin(StrictLookupsMixin, admin.ModelAdmin):
     list_display = (
         "name",
         "region",
@@ -371,7 +457,7 @@ class SourceAdmin(admin.ModelAdmin):
 
 
 @admin.register(SyncCycle)
-class SyncCycleAdmin(ReadOnlyMixin, admin.ModelAdmin):
+class SyncCycleAdmin(StrictLookupsMixin, ReadOnlyMixin, admin.ModelAdmin):
     list_display = (
         "started_at",
         "source",
@@ -408,7 +494,7 @@ class SyncCycleAdmin(ReadOnlyMixin, admin.ModelAdmin):
 
 
 @admin.register(SyncError)
-class SyncErrorAdmin(ReadOnlyMixin, admin.ModelAdmin):
+class SyncErrorAdmin(StrictLookupsMixin, ReadOnlyMixin, admin.ModelAdmin):
     list_display = ("created_at", "source", "kind", "job_name", "short_message")
     list_filter = ("kind", "source", ("created_at", admin.DateFieldListFilter))
     list_select_related = ("source",)
@@ -422,7 +508,7 @@ class SyncErrorAdmin(ReadOnlyMixin, admin.ModelAdmin):
 
 
 @admin.register(InstancePrice)
-class InstancePriceAdmin(admin.ModelAdmin):
+class InstancePriceAdmin(StrictLookupsMixin, admin.ModelAdmin):
     list_display = ("instance_type", "hourly_usd", "note")
     list_editable = ("hourly_usd",)
     search_fields = ("instance_type",)

@@ -195,7 +195,7 @@ def test_sources_and_sync_history(admin_client: Client, source) -> None:
     assert ">ok<" in body and "never synced" in body
     assert ">unfinished cycle<" in body
     assert admin_client.get("/admin/jobs/synccycle/").status_code == 200
-    body = admin_client.get("/admin/jobs/syncerror/", {"kind": "throttled"}).content.decode()
+    body = admin_client.get("/admin/jobs/syncerror/", {"kind__exact": "throttled"}).content.decode()
     assert "Rate exceeded" in body
     for model in ("synccycle", "syncerror"):
         assert admin_client.get(f"/admin/jobs/{model}/add/").status_code == 403
