@@ -16,10 +16,12 @@ from django.contrib.admin.exceptions import DisallowedModelAdminLookup
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import BadRequest, FieldDoesNotExist, ValidationError
-from django.db.models import Model, QuerySet
+from django.db.models import Model, QuerySet, Subquery
 from django.db.models.constants import LOOKUP_SEP
+from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
+from django.utils.functional import cached_property
 from django.utils.html import format_html
 
 from jobs import sagemaker, sync
@@ -55,6 +57,8 @@ def instance_hours(seconds: int | None) -> str:
 # Lookups whose value is one of the column's own: checked against the field
 # (type, range, length) before it reaches the database.
 _VALUE_LOOKUPS = {"", "exact", "gt", "gte", "lt", "lte"}
+# A job's change page shows its last transitions, and links to the rest.
+TRANSITIONS_SHOWN = 50
 # Longer searches are a typo or a probe: each word is a LIKE over every row.
 SEARCH_MAX_LENGTH = 200
 
@@ -146,8 +150,37 @@ class ReadOnlyMixin:
         return False
 
 
+class LastTransitionsFormSet(BaseInlineFormSet):
+    """A job's last ``TRANSITIONS_SHOWN`` transitions, and how many it has.
+
+    A job in a restart loop has thousands, and a formset renders a row for
+    every object it is given; the rest are a link away, on the transitions'
+    own list (``StatusTransitionAdmin``).
+    """
+
+    def get_queryset(self) -> QuerySet[StatusTransition]:
+        if not hasattr(self, "_queryset"):
+            rows = super().get_queryset()  # this job's, in position order
+            # Formsets need an unsliced queryset: the slice goes in a subquery.
+            last = rows.order_by("-position").values("pk")[:TRANSITIONS_SHOWN]
+            self._queryset = rows.filter(pk__in=Subquery(last))
+        return self._queryset
+
+    @cached_property
+    def shown(self) -> int:
+        return len(self.get_queryset())
+
+    @cached_property
+    def total(self) -> int:
+        if self.shown < TRANSITIONS_SHOWN:
+            return self.shown  # all of them: no need to count
+        return StatusTransition.objects.filter(job=self.instance).count()
+
+
 class StatusTransitionInline(ReadOnlyMixin, admin.TabularInline):
     model = StatusTransition
+    formset = LastTransitionsFormSet
+    template = "admin/jobs/trainingjob/transitions_inline.html"
     ordering = ("position",)  # the model's ("job", ...) would join the job table for nothing
     fields = readonly_fields = ("position", "status", "start_time", "end_time", "message")
     extra = 0
@@ -454,6 +487,41 @@ class SourceAdmin(StrictLookupsMixin, admin.ModelAdmin):
     @admin.display(description="last error")
     def short_error(self, source: Source) -> str:
         return source.last_error[:120]
+
+
+class OneJobFilter(admin.RelatedFieldListFilter):
+    """Filter by job, offering only the job chosen (from its change page's link).
+
+    Django's related filter lists every job as a choice: the whole jobs table.
+    """
+
+    def field_choices(self, field: Any, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[Any, str]]:
+        if not self.lookup_val:
+            return []
+        return list(TrainingJob.objects.filter(pk__in=self.lookup_val).values_list("pk", "name"))
+
+    def has_output(self) -> bool:
+        return bool(self.lookup_choices)
+
+
+@admin.register(StatusTransition)
+class StatusTransitionAdmin(StrictLookupsMixin, ReadOnlyMixin, admin.ModelAdmin):
+    """All of a job's transitions, for the jobs with more than its change page shows."""
+
+    list_display = ("job", "position", "status", "start_time", "end_time", "message")
+    list_filter = (("job", OneJobFilter),)
+    # Exact: a substring search would join every transition to its job's name.
+    search_fields = ("job__name__exact",)
+    list_select_related = ("job",)
+    # Newest first, on the (job, position) unique index; the model's ("job",
+    # ...) would sort by the job's creation time through a join.
+    ordering = ("-job_id", "-position")
+    show_full_result_count = False
+    list_per_page = 100
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[StatusTransition]:
+        # The job is only named here: not its raw JSON a hundred times over.
+        return super().get_queryset(request).only(*(f.name for f in StatusTransition._meta.fields), "job__name")
 
 
 @admin.register(SyncCycle)

@@ -12,8 +12,8 @@ from django.test import Client
 from django.utils import timezone
 
 from jobs import sagemaker, sync
-from jobs.admin import ACTION_CAP
-from jobs.models import InstancePrice, SyncCycle, SyncError, SyncErrorKind, TrainingJob
+from jobs.admin import ACTION_CAP, TRANSITIONS_SHOWN
+from jobs.models import InstancePrice, StatusTransition, SyncCycle, SyncError, SyncErrorKind, TrainingJob
 from tests.factories import T0, describe_response, make_job, make_source
 
 # These patch describe_job at our wrapper: the describe path, without Search.
@@ -110,7 +110,11 @@ def test_changelist_filters_and_search(admin_client: Client) -> None:
     assert names(source__id__exact=str(TrainingJob.objects.first().source_id)) == {"ok-job", "oom-job", "spot-job"}
     assert names(q="CUDA out of memory") == {"oom-job"}
     assert names(q="spot") == {"spot-job"}
-    assert names(creation_time__gte="2026-11-01T00:00Z", creation_time__lt="2026-12-01T00:00Z") == {"ok-job", "oom-job", "spot-job"}
+    assert names(creation_time__gte="2026-11-01T00:00Z", creation_time__lt="2026-12-01T00:00Z") == {
+        "ok-job",
+        "oom-job",
+        "spot-job",
+    }
     assert names(creation_time__gte="2026-12-01T00:00Z") == set()
 
 
@@ -263,3 +267,62 @@ def test_sync_selected_is_capped(admin_client: Client, monkeypatch) -> None:
     response = admin_client.post(CHANGELIST, {"action": "sync_selected", "_selected_action": ids}, follow=True)
     assert any(f"at most {ACTION_CAP}" in m for m in _messages(response))
     assert calls == []
+
+
+# --- transitions ------------------------------------------------------------
+
+
+@pytest.fixture
+def restart_loop(db) -> TrainingJob:
+    """A job that restarted thousands of times: 10,000 transitions."""
+    job = make_job("restart-loop", status="InProgress")
+    job.transitions.all().delete()
+    StatusTransition.objects.bulk_create(
+        StatusTransition(
+            job=job, position=i, status="Starting" if i % 2 else "Training", start_time=T0 + timedelta(seconds=i)
+        )
+        for i in range(10_000)
+    )
+    return job
+
+
+def test_change_page_shows_the_last_transitions_and_links_to_all(
+    admin_client: Client, restart_loop: TrainingJob, django_assert_num_queries
+) -> None:
+    ContentType.objects.get_for_model(TrainingJob)
+    # session, user, job+source, the last 50 transitions, their count, metrics
+    with django_assert_num_queries(6):
+        response = admin_client.get(f"{CHANGELIST}{restart_loop.pk}/change/")
+    assert response.status_code == 200
+    transitions_inline = response.context["inline_admin_formsets"][0]
+    shown = [form.instance.position for form in transitions_inline.formset.forms]
+    assert shown == list(range(10_000 - TRANSITIONS_SHOWN, 10_000))  # the last ones, in order
+    body = response.content.decode()
+    assert body.count('<tr class="form-row') == TRANSITIONS_SHOWN
+    link = f"/admin/jobs/statustransition/?job__id__exact={restart_loop.pk}"
+    assert f'<a href="{link}">all 10,000 transitions</a>' in body
+
+
+def test_few_transitions_have_no_link(admin_client: Client) -> None:
+    job = make_job()
+    body = admin_client.get(f"{CHANGELIST}{job.pk}/change/").content.decode()
+    assert "Preparing the instances" in body and 'class="tw-more"' not in body
+
+
+def test_all_transitions_of_one_job(admin_client: Client, restart_loop: TrainingJob, django_assert_num_queries) -> None:
+    other = make_job("other")
+    url = "/admin/jobs/statustransition/"
+    # session, user, the chosen job (filter), COUNT, the page with its jobs
+    with django_assert_num_queries(5):
+        response = admin_client.get(url, {"job__id__exact": restart_loop.pk})
+    assert response.status_code == 200
+    rows = response.context["cl"].result_list
+    assert len(rows) == 100 and response.context["cl"].result_count == 10_000
+    assert [t.position for t in rows] == list(range(9_999, 9_899, -1))  # newest first
+    assert "restart-loop" in response.content.decode()
+    by_name = admin_client.get(url, {"q": "other"}).context["cl"]
+    assert {t.job_id for t in by_name.result_list} == {other.pk} and by_name.result_count == 3
+    assert admin_client.get(url, {"job__name": "x"}).status_code == 400
+    assert admin_client.get(f"{url}add/").status_code == 403
+    page = admin_client.get(f"{url}{rows[0].pk}/change/")
+    assert page.status_code == 200 and 'name="_save"' not in page.content.decode()
