@@ -1,14 +1,17 @@
 """Admin: browse what the sync stored, fix prices, and act on jobs in AWS.
 
-Everything on a training job comes from AWS, so it is read-only here; the
-two actions (sync now, stop) go through jobs.sync and jobs.sagemaker like
-every other AWS call. The job list is built for 100k rows: one query for
-the page, one COUNT for the filtered total, never a full-table count.
+Everything on a training job comes from AWS, so it is read-only here; of
+the two actions, "sync now" queues the sync's own describe task and "stop"
+goes through jobs.sagemaker like every other AWS call. Lists filter only
+through their list filters and search (``StrictLookupsMixin``). The job
+list is built for 100k rows: one query for the page, one COUNT for the
+filtered total, never a full-table count.
 """
 
 from __future__ import annotations
 
 import json
+from collections import defaultdict
 from typing import Any
 
 from django.contrib import admin, messages
@@ -23,8 +26,9 @@ from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.utils.functional import cached_property
 from django.utils.html import format_html
+from kombu.exceptions import OperationalError
 
-from jobs import sagemaker, sync
+from jobs import sagemaker, sync, tasks
 from jobs.domain import statuses
 from jobs.domain.health import SyncState
 from jobs.models import (
@@ -38,8 +42,9 @@ from jobs.models import (
 )
 from jobs.templatetags.trainwatch import status_class
 
-# Describes and StopTrainingJob calls run inside the request, one by one,
-# against rate-limited management APIs: keep a batch well under a timeout.
+# StopTrainingJob calls run inside the request, one by one, against a
+# rate-limited management API: keep a batch well under a timeout. Syncs are
+# queued, but one click should not flood the describe queue either.
 ACTION_CAP = 50
 
 
@@ -373,12 +378,25 @@ class TrainingJobAdmin(StrictLookupsMixin, admin.ModelAdmin):
     def sync_selected(self, request: HttpRequest, queryset: QuerySet[TrainingJob]) -> None:
         if self._over_cap(request, queryset, "sync"):
             return
-        for job in queryset.select_related("source").order_by("pk"):
-            result = sync.describe_and_store(job.source, job.name, cycle_id=None)
-            if result.error:
-                self.message_user(request, f"{job.name}: describe failed: {result.error}", messages.ERROR)
-            else:
-                self.message_user(request, f"{job.name}: described, {result.outcome}.", messages.SUCCESS)
+        names: dict[int, list[str]] = defaultdict(list)
+        for source_id, name in queryset.order_by("pk").values_list("source_id", "name"):
+            names[source_id].append(name)
+        # The sync's own describe task, on a worker: a request never waits on
+        # AWS's rate limits and retries, and failures land in SyncError as usual.
+        try:
+            for source_id, source_names in names.items():
+                for chunk in sync.chunks(source_names):
+                    tasks.describe_jobs.delay(source_id, chunk, None)
+        except OperationalError as exc:
+            self.message_user(request, f"The task queue did not answer, nothing was queued: {exc}", messages.ERROR)
+            return
+        count = sum(len(n) for n in names.values())
+        self.message_user(
+            request,
+            f"Queued {count} job{'s' if count != 1 else ''} to be described; "
+            "each row updates when a worker has described it (failures go to sync errors).",
+            messages.SUCCESS,
+        )
 
     @admin.action(description="Stop selected training jobs", permissions=["stop"])
     def stop_selected(self, request: HttpRequest, queryset: QuerySet[TrainingJob]) -> HttpResponse | None:

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import base64
+import json
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 
 import pytest
 import time_machine
+from celery import current_app
 from django.contrib.auth.models import Permission, User
 from django.contrib.contenttypes.models import ContentType
 from django.test import Client
 from django.utils import timezone
+from kombu.exceptions import OperationalError
 
-from jobs import sagemaker, sync
+from jobs import broker, metrics, sagemaker, sync, tasks
 from jobs.admin import ACTION_CAP, TRANSITIONS_SHOWN
 from jobs.models import InstancePrice, StatusTransition, SyncCycle, SyncError, SyncErrorKind, TrainingJob
 from tests.factories import T0, describe_response, make_job, make_source
@@ -235,7 +240,56 @@ def test_prices_are_editable(admin_client: Client) -> None:
 # --- sync action ------------------------------------------------------------
 
 
-def test_sync_selected_reports_per_job(admin_client: Client, monkeypatch) -> None:
+@pytest.fixture
+def describe_queue(settings) -> Iterator[Callable[[], list[tuple[str, list]]]]:
+    """The describe tasks waiting on the real Redis broker, as (task name, args); empty before and after."""
+    assert not current_app.conf.task_always_eager  # tasks are sent, not run here
+    redis = broker.connection()
+    queue = metrics.describe_queue()
+    keys = [queue, *(f"{queue}{metrics._PRIORITY_SEPARATOR}{p}" for p in metrics._PRIORITY_STEPS[1:])]
+    redis.delete(*keys, metrics.AWS_CALLS_KEY, metrics.AWS_ERRORS_KEY)
+
+    def sent() -> list[tuple[str, list]]:
+        messages = [json.loads(raw) for raw in reversed(redis.lrange(queue, 0, -1))]  # LPUSHed: oldest last
+        return [(m["headers"]["task"], json.loads(base64.b64decode(m["body"]))[0]) for m in messages]
+
+    yield sent
+    redis.delete(*keys)
+
+
+def test_sync_selected_queues_the_describe_task(
+    admin_client: Client, describe_queue, aws_env, settings, django_assert_max_num_queries
+) -> None:
+    # An endpoint that refuses every connection: a describe in the request would fail (and be recorded).
+    settings.AWS_MAX_ATTEMPTS = 1
+    here = make_source("here", endpoint_url="http://127.0.0.1:1")
+    there = make_source("there", endpoint_url="http://127.0.0.1:1")
+    jobs = [make_job(f"here-{i}", status="InProgress", source=here) for i in range(sync.DESCRIBE_CHUNK + 1)]
+    jobs.append(make_job("there-0", status="InProgress", source=there))
+    with django_assert_max_num_queries(12):
+        response = admin_client.post(
+            CHANGELIST, {"action": "sync_selected", "_selected_action": [job.pk for job in jobs]}
+        )
+    assert response.status_code == 302
+    messages = _messages(admin_client.get(CHANGELIST))
+    assert messages == [
+        f"Queued {len(jobs)} jobs to be described; each row updates when a worker has described it "
+        "(failures go to sync errors)."
+    ]
+    names = [f"here-{i}" for i in range(sync.DESCRIBE_CHUNK + 1)]
+    assert describe_queue() == [
+        ("jobs.tasks.describe_jobs", [here.pk, names[: sync.DESCRIBE_CHUNK], None]),
+        ("jobs.tasks.describe_jobs", [here.pk, names[sync.DESCRIBE_CHUNK :], None]),
+        ("jobs.tasks.describe_jobs", [there.pk, ["there-0"], None]),
+    ]
+    # Nothing reached for AWS in the request: no call counted, no error recorded, rows as they were.
+    assert broker.connection().hgetall(metrics.AWS_CALLS_KEY) == {}
+    assert not SyncError.objects.exists()
+    assert set(TrainingJob.objects.values_list("status", flat=True)) == {"InProgress"}
+
+
+def test_queued_describe_stores_what_aws_says(admin_client: Client, describe_queue, monkeypatch) -> None:
+    # What the action queues is the sync's describe: run it as a worker would.
     ok = make_job("ok-job", status="InProgress")
     gone = make_job("gone-job", status="InProgress")
 
@@ -246,27 +300,32 @@ def test_sync_selected_reports_per_job(admin_client: Client, monkeypatch) -> Non
 
     monkeypatch.setattr(sagemaker, "describe_job", describe)
     monkeypatch.setattr(sagemaker, "list_tags", lambda config, arn: {"team": "vision"})
-    response = admin_client.post(
-        CHANGELIST, {"action": "sync_selected", "_selected_action": [ok.pk, gone.pk]}, follow=True
-    )
-    messages = _messages(response)
-    assert "ok-job: described, changed." in messages
-    assert any(m.startswith("gone-job: describe failed: Requested resource not found") for m in messages)
+    admin_client.post(CHANGELIST, {"action": "sync_selected", "_selected_action": [ok.pk, gone.pk]})
+    ((task, args),) = describe_queue()
+    assert args == [ok.source_id, ["ok-job", "gone-job"], None]
+    current_app.tasks[task].apply(args=args)
     ok.refresh_from_db()
     assert ok.status == "Completed"
     assert SyncError.objects.filter(job_name="gone-job").exists()
 
 
-def test_sync_selected_is_capped(admin_client: Client, monkeypatch) -> None:
-    calls = []
-    monkeypatch.setattr(sagemaker, "describe_job", lambda config, name: calls.append(name))
+def test_sync_selected_reports_a_broker_that_does_not_answer(admin_client: Client, monkeypatch) -> None:
+    def refuse(*args, **kwargs):
+        raise OperationalError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    monkeypatch.setattr(tasks.describe_jobs, "apply_async", refuse)
     job = make_job()
-    ids = [job.pk] * 1
-    for i in range(ACTION_CAP):
-        ids.append(make_job(f"j-{i}").pk)
+    response = admin_client.post(CHANGELIST, {"action": "sync_selected", "_selected_action": [job.pk]}, follow=True)
+    assert _messages(response) == [
+        "The task queue did not answer, nothing was queued: Error 111 connecting to 127.0.0.1:6379. Connection refused."
+    ]
+
+
+def test_sync_selected_is_capped(admin_client: Client, describe_queue) -> None:
+    ids = [make_job(f"j-{i}").pk for i in range(ACTION_CAP + 1)]
     response = admin_client.post(CHANGELIST, {"action": "sync_selected", "_selected_action": ids}, follow=True)
     assert any(f"at most {ACTION_CAP}" in m for m in _messages(response))
-    assert calls == []
+    assert describe_queue() == []
 
 
 # --- transitions ------------------------------------------------------------
