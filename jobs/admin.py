@@ -1,23 +1,34 @@
 """Admin: browse what the sync stored, fix prices, and act on jobs in AWS.
 
-Everything on a training job comes from AWS, so it is read-only here; the
-two actions (sync now, stop) go through jobs.sync and jobs.sagemaker like
-every other AWS call. The job list is built for 100k rows: one query for
-the page, one COUNT for the filtered total, never a full-table count.
+Everything on a training job comes from AWS, so it is read-only here; of
+the two actions, "sync now" queues the sync's own describe task and "stop"
+goes through jobs.sagemaker like every other AWS call. Lists filter only
+through their list filters and search (``StrictLookupsMixin``). The job
+list is built for 100k rows: one query for the page, one COUNT for the
+filtered total, never a full-table count.
 """
 
 from __future__ import annotations
 
 import json
+from collections import defaultdict
 from typing import Any
 
 from django.contrib import admin, messages
-from django.db.models import QuerySet
+from django.contrib.admin.exceptions import DisallowedModelAdminLookup
+from django.contrib.admin.options import IncorrectLookupParameters
+from django.contrib.admin.views.main import ChangeList
+from django.core.exceptions import BadRequest, FieldDoesNotExist, ValidationError
+from django.db.models import Model, QuerySet, Subquery
+from django.db.models.constants import LOOKUP_SEP
+from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
+from django.utils.functional import cached_property
 from django.utils.html import format_html
+from kombu.exceptions import OperationalError
 
-from jobs import sagemaker, sync
+from jobs import sagemaker, sync, tasks
 from jobs.domain import statuses
 from jobs.domain.health import SyncState
 from jobs.models import (
@@ -31,8 +42,9 @@ from jobs.models import (
 )
 from jobs.templatetags.trainwatch import status_class
 
-# Describes and StopTrainingJob calls run inside the request, one by one,
-# against rate-limited management APIs: keep a batch well under a timeout.
+# StopTrainingJob calls run inside the request, one by one, against a
+# rate-limited management API: keep a batch well under a timeout. Syncs are
+# queued, but one click should not flood the describe queue either.
 ACTION_CAP = 50
 
 
@@ -45,6 +57,89 @@ def instance_hours(seconds: int | None) -> str:
     if seconds is None:
         return "-"
     return f"{seconds / 3600:,.1f} h"
+
+
+# Lookups whose value is one of the column's own: checked against the field
+# (type, range, length) before it reaches the database.
+_VALUE_LOOKUPS = {"", "exact", "gt", "gte", "lt", "lte"}
+# A job's change page shows its last transitions, and links to the rest.
+TRANSITIONS_SHOWN = 50
+# Longer searches are a typo or a probe: each word is a LIKE over every row.
+SEARCH_MAX_LENGTH = 200
+
+
+def value_fits(model: type[Model], lookup: str, value: str) -> bool:
+    """Whether ``value`` can be compared with the column ``lookup`` names.
+
+    A 30-digit id overflows SQLite's integer (a 500) and PostgreSQL's bigint,
+    a NUL byte is refused by PostgreSQL's text type: both are 400s here.
+    """
+    if "\x00" in value:
+        return False
+    opts, field, parts = model._meta, None, lookup.split(LOOKUP_SEP)
+    while parts:
+        try:
+            field = opts.get_field(parts[0])
+        except FieldDoesNotExist:
+            break
+        parts.pop(0)
+        if not field.is_relation:
+            break
+        opts = field.related_model._meta
+    if field is None or LOOKUP_SEP.join(parts) not in _VALUE_LOOKUPS:
+        return True  # isnull, isempty: the list filter checks its own values
+    if field.is_relation:
+        field = field.target_field
+    try:
+        field.run_validators(field.to_python(value))
+    except ValidationError:
+        return False
+    return True
+
+
+class FilterOnlyChangeList(ChangeList):
+    """A changelist filtered only by its list filters.
+
+    Django lets a query string filter on any local field (``?name__regex=``
+    pinned a worker on a regex over every row; ``?raw__contains=`` reads
+    every job's JSON). Whatever no list filter took is refused here, before
+    the page's query runs.
+    """
+
+    def get_filters(self, request: HttpRequest) -> tuple:
+        specs, has_filters, remaining, may_have_duplicates, has_active = super().get_filters(request)
+        # A date hierarchy's year/month/day come back as these two.
+        hierarchy = {f"{self.date_hierarchy}__gte", f"{self.date_hierarchy}__lt"} if self.date_hierarchy else set()
+        if extra := set(remaining) - hierarchy:
+            raise DisallowedModelAdminLookup(f"Filtering by {', '.join(sorted(extra))} not allowed")
+        return specs, has_filters, remaining, may_have_duplicates, has_active
+
+
+class StrictLookupsMixin:
+    """For every ModelAdmin here: filter through list_filter and search only; bad values are 400s."""
+
+    # "Show counts" aggregates every filter choice over the whole table.
+    show_facets = admin.ShowFacets.NEVER
+
+    def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
+        return FilterOnlyChangeList
+
+    def lookup_allowed(self, lookup: str, value: str, request: HttpRequest | None = None) -> bool:
+        return value_fits(self.model, lookup, value) and super().lookup_allowed(lookup, value, request)
+
+    def get_changelist_instance(self, request: HttpRequest) -> ChangeList:
+        # Django answers a filter value it cannot use (a date that is not a
+        # date) with a redirect to the unfiltered list: say so instead.
+        try:
+            return super().get_changelist_instance(request)
+        except IncorrectLookupParameters as exc:
+            raise BadRequest(f"Bad filter: {exc}") from exc
+
+    def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str) -> tuple[QuerySet, bool]:
+        # (A NUL byte never gets here: Django's search form refuses it.)
+        if len(search_term) > SEARCH_MAX_LENGTH:
+            raise BadRequest(f"Search for at most {SEARCH_MAX_LENGTH} characters.")
+        return super().get_search_results(request, queryset, search_term)
 
 
 class ReadOnlyMixin:
@@ -60,8 +155,37 @@ class ReadOnlyMixin:
         return False
 
 
+class LastTransitionsFormSet(BaseInlineFormSet):
+    """A job's last ``TRANSITIONS_SHOWN`` transitions, and how many it has.
+
+    A job in a restart loop has thousands, and a formset renders a row for
+    every object it is given; the rest are a link away, on the transitions'
+    own list (``StatusTransitionAdmin``).
+    """
+
+    def get_queryset(self) -> QuerySet[StatusTransition]:
+        if not hasattr(self, "_queryset"):
+            rows = super().get_queryset()  # this job's, in position order
+            # Formsets need an unsliced queryset: the slice goes in a subquery.
+            last = rows.order_by("-position").values("pk")[:TRANSITIONS_SHOWN]
+            self._queryset = rows.filter(pk__in=Subquery(last))
+        return self._queryset
+
+    @cached_property
+    def shown(self) -> int:
+        return len(self.get_queryset())
+
+    @cached_property
+    def total(self) -> int:
+        if self.shown < TRANSITIONS_SHOWN:
+            return self.shown  # all of them: no need to count
+        return StatusTransition.objects.filter(job=self.instance).count()
+
+
 class StatusTransitionInline(ReadOnlyMixin, admin.TabularInline):
     model = StatusTransition
+    formset = LastTransitionsFormSet
+    template = "admin/jobs/trainingjob/transitions_inline.html"
     ordering = ("position",)  # the model's ("job", ...) would join the job table for nothing
     fields = readonly_fields = ("position", "status", "start_time", "end_time", "message")
     extra = 0
@@ -77,7 +201,7 @@ class FinalMetricInline(ReadOnlyMixin, admin.TabularInline):
 
 
 @admin.register(TrainingJob)
-class TrainingJobAdmin(admin.ModelAdmin):
+class TrainingJobAdmin(StrictLookupsMixin, admin.ModelAdmin):
     list_display = (
         "name",
         "status_display",
@@ -95,9 +219,11 @@ class TrainingJobAdmin(admin.ModelAdmin):
         "source",
         "is_spot",
         ("gone_at", admin.EmptyFieldListFilter),
+        # Not date_hierarchy: its year/month/day links come from a SELECT
+        # DISTINCT over the truncated date of every row in range.
+        ("creation_time", admin.DateFieldListFilter),
     )
     search_fields = ("name", "failure_reason")
-    date_hierarchy = "creation_time"
     list_select_related = ("source",)
     # COUNT(*) over 100k rows on every page view buys nothing; the filtered
     # count (what the paginator needs) is still shown.
@@ -252,12 +378,25 @@ class TrainingJobAdmin(admin.ModelAdmin):
     def sync_selected(self, request: HttpRequest, queryset: QuerySet[TrainingJob]) -> None:
         if self._over_cap(request, queryset, "sync"):
             return
-        for job in queryset.select_related("source").order_by("pk"):
-            result = sync.describe_and_store(job.source, job.name, cycle_id=None)
-            if result.error:
-                self.message_user(request, f"{job.name}: describe failed: {result.error}", messages.ERROR)
-            else:
-                self.message_user(request, f"{job.name}: described, {result.outcome}.", messages.SUCCESS)
+        names: dict[int, list[str]] = defaultdict(list)
+        for source_id, name in queryset.order_by("pk").values_list("source_id", "name"):
+            names[source_id].append(name)
+        # The sync's own describe task, on a worker: a request never waits on
+        # AWS's rate limits and retries, and failures land in SyncError as usual.
+        try:
+            for source_id, source_names in names.items():
+                for chunk in sync.chunks(source_names):
+                    tasks.describe_jobs.delay(source_id, chunk, None)
+        except OperationalError as exc:
+            self.message_user(request, f"The task queue did not answer, nothing was queued: {exc}", messages.ERROR)
+            return
+        count = sum(len(n) for n in names.values())
+        self.message_user(
+            request,
+            f"Queued {count} job{'s' if count != 1 else ''} to be described; "
+            "each row updates when a worker has described it (failures go to sync errors).",
+            messages.SUCCESS,
+        )
 
     @admin.action(description="Stop selected training jobs", permissions=["stop"])
     def stop_selected(self, request: HttpRequest, queryset: QuerySet[TrainingJob]) -> HttpResponse | None:
@@ -321,7 +460,7 @@ def stop_one(job: TrainingJob) -> tuple[int, str]:
 
 
 @admin.register(Source)
-class SourceAdmin(admin.ModelAdmin):
+class SourceAdmin(StrictLookupsMixin, admin.ModelAdmin):
     list_display = (
         "name",
         "region",
@@ -368,8 +507,43 @@ class SourceAdmin(admin.ModelAdmin):
         return source.last_error[:120]
 
 
+class OneJobFilter(admin.RelatedFieldListFilter):
+    """Filter by job, offering only the job chosen (from its change page's link).
+
+    Django's related filter lists every job as a choice: the whole jobs table.
+    """
+
+    def field_choices(self, field: Any, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[Any, str]]:
+        if not self.lookup_val:
+            return []
+        return list(TrainingJob.objects.filter(pk__in=self.lookup_val).values_list("pk", "name"))
+
+    def has_output(self) -> bool:
+        return bool(self.lookup_choices)
+
+
+@admin.register(StatusTransition)
+class StatusTransitionAdmin(StrictLookupsMixin, ReadOnlyMixin, admin.ModelAdmin):
+    """All of a job's transitions, for the jobs with more than its change page shows."""
+
+    list_display = ("job", "position", "status", "start_time", "end_time", "message")
+    list_filter = (("job", OneJobFilter),)
+    # Exact: a substring search would join every transition to its job's name.
+    search_fields = ("job__name__exact",)
+    list_select_related = ("job",)
+    # Newest first, on the (job, position) unique index; the model's ("job",
+    # ...) would sort by the job's creation time through a join.
+    ordering = ("-job_id", "-position")
+    show_full_result_count = False
+    list_per_page = 100
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[StatusTransition]:
+        # The job is only named here: not its raw JSON a hundred times over.
+        return super().get_queryset(request).only(*(f.name for f in StatusTransition._meta.fields), "job__name")
+
+
 @admin.register(SyncCycle)
-class SyncCycleAdmin(ReadOnlyMixin, admin.ModelAdmin):
+class SyncCycleAdmin(StrictLookupsMixin, ReadOnlyMixin, admin.ModelAdmin):
     list_display = (
         "started_at",
         "source",
@@ -382,9 +556,8 @@ class SyncCycleAdmin(ReadOnlyMixin, admin.ModelAdmin):
         "errors",
         "state",
     )
-    list_filter = ("source",)
+    list_filter = ("source", ("started_at", admin.DateFieldListFilter))
     list_select_related = ("source",)
-    date_hierarchy = "started_at"
     show_full_result_count = False
 
     class Media:
@@ -407,12 +580,11 @@ class SyncCycleAdmin(ReadOnlyMixin, admin.ModelAdmin):
 
 
 @admin.register(SyncError)
-class SyncErrorAdmin(ReadOnlyMixin, admin.ModelAdmin):
+class SyncErrorAdmin(StrictLookupsMixin, ReadOnlyMixin, admin.ModelAdmin):
     list_display = ("created_at", "source", "kind", "job_name", "short_message")
-    list_filter = ("kind", "source")
+    list_filter = ("kind", "source", ("created_at", admin.DateFieldListFilter))
     list_select_related = ("source",)
     search_fields = ("job_name", "message")
-    date_hierarchy = "created_at"
     show_full_result_count = False
     raw_id_fields = ("cycle",)
 
@@ -422,7 +594,7 @@ class SyncErrorAdmin(ReadOnlyMixin, admin.ModelAdmin):
 
 
 @admin.register(InstancePrice)
-class InstancePriceAdmin(admin.ModelAdmin):
+class InstancePriceAdmin(StrictLookupsMixin, admin.ModelAdmin):
     list_display = ("instance_type", "hourly_usd", "note")
     list_editable = ("hourly_usd",)
     search_fields = ("instance_type",)

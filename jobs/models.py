@@ -7,13 +7,16 @@ from itertools import pairwise
 from typing import Any
 
 from django.conf import settings
+from django.contrib.postgres.indexes import OpClass
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
+from django.db.models.functions import Upper
 from django.utils import timezone
 
 from jobs.domain import billing, statuses
 from jobs.domain.health import SourceHealth, source_health
 from jobs.domain.parse import Transition
+from jobs.indexes import PostgreSQLGinIndex, PostgreSQLIndex
 
 # A source's sync lease lasts this many sync intervals: long enough for a slow
 # cycle, short enough that one whose process died is taken over soon after.
@@ -265,6 +268,23 @@ class TrainingJob(models.Model):
             models.Index(fields=["source"], condition=CHANGED_SINCE_DESCRIBE, name="job_changed_idx"),
             # Source health: how many of its jobs are gone (a handful, if any).
             models.Index(fields=["source"], condition=GONE, name="job_gone_idx"),
+            # PostgreSQL only (jobs.indexes); migration 0015.
+            # Name search (?q=) is name__icontains, UPPER(name::text) LIKE
+            # UPPER('%x%'), which no B-tree serves: a pg_trgm index on that
+            # same expression does. SQLite reads job_name_idx instead (an FTS5
+            # trigram table measured slower for common terms).
+            PostgreSQLGinIndex(OpClass(Upper("name"), name="gin_trgm_ops"), name="job_name_trgm_idx"),
+            # The billable sort, billable_seconds DESC NULLS LAST, id DESC:
+            # job_billable_idx puts nulls first on PostgreSQL, so it cannot give
+            # that order. SQLite has no null order in an index and walks job_billable_idx.
+            PostgreSQLIndex(
+                F("billable_seconds").desc(nulls_last=True), F("id").desc(), name="job_billable_nulls_last_idx"
+            ),
+            # A tag with a status is counted as status = x AND id IN (the tag's
+            # job ids) (JobFilter.counted): with the id in the index both sides
+            # are index-only scans in id order, merged. SQLite's job_status_idx
+            # already carries the rowid.
+            PostgreSQLIndex(fields=["status", "id"], name="job_status_id_idx"),
         ]
 
     def __str__(self) -> str:

@@ -55,11 +55,11 @@ class ChunkResult:
     retry: dict[str, sagemaker.SageMakerError] = field(default_factory=dict)
 
 
-def claim_source(source_id: int, *, now: datetime, lease_seconds: int | None = None) -> bool:
+def claim_source(source_id: int, *, now: datetime) -> bool:
     """Take the source's sync lease if nobody holds it (conditional UPDATE)."""
-    lease = sync_lease_seconds() if lease_seconds is None else lease_seconds
     free = Q(sync_lease_until__isnull=True) | Q(sync_lease_until__lt=now)
-    claimed = Source.objects.filter(free, pk=source_id).update(sync_lease_until=now + timedelta(seconds=lease))
+    lease_until = now + timedelta(seconds=sync_lease_seconds())
+    claimed = Source.objects.filter(free, pk=source_id).update(sync_lease_until=lease_until)
     return claimed == 1
 
 
@@ -207,18 +207,9 @@ def _describe_inline(source: Source, cycle: SyncCycle, names: list[str], say: Pr
         done += len(chunk)
 
 
-def describe_and_store(
-    source: Source, name: str, *, cycle_id: int | None, raise_retryable: bool = False
-) -> DescribeResult:
-    """Describe one job and store it; errors are recorded, never raised.
-
-    With ``raise_retryable`` a throttled or failed call is raised instead,
-    so the caller can retry it with backoff.
-    """
-    chunk = describe_chunk(source, [name], cycle_id=cycle_id, keep_retryable=raise_retryable)
-    if name in chunk.retry:
-        raise chunk.retry[name]
-    return chunk.results[name]
+def describe_and_store(source: Source, name: str, *, cycle_id: int | None) -> DescribeResult:
+    """Describe one job and store it; errors are recorded, never raised."""
+    return describe_chunk(source, [name], cycle_id=cycle_id).results[name]
 
 
 def describe_chunk(

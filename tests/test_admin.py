@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import base64
+import json
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 
 import pytest
+import time_machine
+from celery import current_app
 from django.contrib.auth.models import Permission, User
 from django.contrib.contenttypes.models import ContentType
 from django.test import Client
 from django.utils import timezone
+from kombu.exceptions import OperationalError
 
-from jobs import sagemaker, sync
-from jobs.admin import ACTION_CAP
-from jobs.models import InstancePrice, SyncCycle, SyncError, SyncErrorKind, TrainingJob
+from jobs import broker, metrics, sagemaker, sync, tasks
+from jobs.admin import ACTION_CAP, TRANSITIONS_SHOWN
+from jobs.models import InstancePrice, StatusTransition, SyncCycle, SyncError, SyncErrorKind, TrainingJob
 from tests.factories import T0, describe_response, make_job, make_source
 
 # These patch describe_job at our wrapper: the describe path, without Search.
@@ -46,9 +52,9 @@ def _messages(response) -> list[str]:
 def test_changelist_queries_are_constant(admin_client: Client, django_assert_num_queries, size: int) -> None:
     for i in range(size):
         make_job(f"job-{i}", status="InProgress" if i % 2 else "Completed", created=T0 + timedelta(minutes=i))
-    # session, user, sources (filter), COUNT, the page, date range (MIN/MAX),
+    # session, user, sources (filter), COUNT, the page,
     # status/secondary/instance-type filter choices
-    with django_assert_num_queries(9):
+    with django_assert_num_queries(8):
         response = admin_client.get(CHANGELIST)
     assert response.status_code == 200
     assert response.content.count(b'class="tw-badge') == size
@@ -67,16 +73,26 @@ def test_changelist_columns(admin_client: Client) -> None:
     assert "total)" not in body
 
 
-def test_date_hierarchy_reads_only_the_range(admin_client: Client) -> None:
-    make_job("nov", created=T0)
-    make_job("jan", created=T0.replace(year=2027, month=1))
-    body = admin_client.get(CHANGELIST).content.decode()
-    assert "?creation_time__year=2026" in body and "?creation_time__year=2027" in body
-    body = admin_client.get(CHANGELIST, {"creation_time__year": "2026"}).content.decode()
-    assert "creation_time__month=12" in body and "All dates" in body
-    response = admin_client.get(CHANGELIST, {"creation_time__year": "2026", "creation_time__month": "11"})
-    assert "creation_time__day=30" in response.content.decode()
-    assert [job.name for job in response.context["cl"].result_list] == ["nov"]
+def test_creation_date_filter_runs_no_query_of_its_own(admin_client: Client, django_assert_num_queries) -> None:
+    # Django's date filter: fixed links (today, past 7 days, this month, this
+    # year), where the date hierarchy read every distinct date in range.
+    make_job("today", created=T0)
+    make_job("last-week", created=T0 - timedelta(days=5))
+    make_job("last-year", created=T0.replace(year=2025))
+    with time_machine.travel(T0 + timedelta(hours=1), tick=False):
+        response = admin_client.get(CHANGELIST)
+        spec = next(s for s in response.context["cl"].filter_specs if s.field_path == "creation_time")
+        links = {choice["display"]: choice["query_string"] for choice in spec.choices(response.context["cl"])}
+        assert set(links) == {"Any date", "Today", "Past 7 days", "This month", "This year"}
+
+        def names(link: str) -> list[str]:
+            return [job.name for job in admin_client.get(CHANGELIST + link).context["cl"].result_list]
+
+        assert names(links["Today"]) == ["today"]
+        assert names(links["Past 7 days"]) == ["today", "last-week"]
+        assert names(links["This year"]) == ["today", "last-week"]
+        assert names(links["Any date"]) == ["today", "last-week", "last-year"]
+        assert "creation_time__year" not in response.content.decode()
 
 
 def test_changelist_filters_and_search(admin_client: Client) -> None:
@@ -99,7 +115,12 @@ def test_changelist_filters_and_search(admin_client: Client) -> None:
     assert names(source__id__exact=str(TrainingJob.objects.first().source_id)) == {"ok-job", "oom-job", "spot-job"}
     assert names(q="CUDA out of memory") == {"oom-job"}
     assert names(q="spot") == {"spot-job"}
-    assert names(creation_time__year="2026", creation_time__month="11") == {"ok-job", "oom-job", "spot-job"}
+    assert names(creation_time__gte="2026-11-01T00:00Z", creation_time__lt="2026-12-01T00:00Z") == {
+        "ok-job",
+        "oom-job",
+        "spot-job",
+    }
+    assert names(creation_time__gte="2026-12-01T00:00Z") == set()
 
 
 @pytest.mark.parametrize("restarts", [0, 8])
@@ -183,7 +204,7 @@ def test_sources_and_sync_history(admin_client: Client, source) -> None:
     assert ">ok<" in body and "never synced" in body
     assert ">unfinished cycle<" in body
     assert admin_client.get("/admin/jobs/synccycle/").status_code == 200
-    body = admin_client.get("/admin/jobs/syncerror/", {"kind": "throttled"}).content.decode()
+    body = admin_client.get("/admin/jobs/syncerror/", {"kind__exact": "throttled"}).content.decode()
     assert "Rate exceeded" in body
     for model in ("synccycle", "syncerror"):
         assert admin_client.get(f"/admin/jobs/{model}/add/").status_code == 403
@@ -219,7 +240,56 @@ def test_prices_are_editable(admin_client: Client) -> None:
 # --- sync action ------------------------------------------------------------
 
 
-def test_sync_selected_reports_per_job(admin_client: Client, monkeypatch) -> None:
+@pytest.fixture
+def describe_queue(settings) -> Iterator[Callable[[], list[tuple[str, list]]]]:
+    """The describe tasks waiting on the real Redis broker, as (task name, args); empty before and after."""
+    assert not current_app.conf.task_always_eager  # tasks are sent, not run here
+    redis = broker.connection()
+    queue = metrics.describe_queue()
+    keys = [queue, *(f"{queue}{metrics._PRIORITY_SEPARATOR}{p}" for p in metrics._PRIORITY_STEPS[1:])]
+    redis.delete(*keys, metrics.AWS_CALLS_KEY, metrics.AWS_ERRORS_KEY)
+
+    def sent() -> list[tuple[str, list]]:
+        messages = [json.loads(raw) for raw in reversed(redis.lrange(queue, 0, -1))]  # LPUSHed: oldest last
+        return [(m["headers"]["task"], json.loads(base64.b64decode(m["body"]))[0]) for m in messages]
+
+    yield sent
+    redis.delete(*keys)
+
+
+def test_sync_selected_queues_the_describe_task(
+    admin_client: Client, describe_queue, aws_env, settings, django_assert_max_num_queries
+) -> None:
+    # An endpoint that refuses every connection: a describe in the request would fail (and be recorded).
+    settings.AWS_MAX_ATTEMPTS = 1
+    here = make_source("here", endpoint_url="http://127.0.0.1:1")
+    there = make_source("there", endpoint_url="http://127.0.0.1:1")
+    jobs = [make_job(f"here-{i}", status="InProgress", source=here) for i in range(sync.DESCRIBE_CHUNK + 1)]
+    jobs.append(make_job("there-0", status="InProgress", source=there))
+    with django_assert_max_num_queries(12):
+        response = admin_client.post(
+            CHANGELIST, {"action": "sync_selected", "_selected_action": [job.pk for job in jobs]}
+        )
+    assert response.status_code == 302
+    messages = _messages(admin_client.get(CHANGELIST))
+    assert messages == [
+        f"Queued {len(jobs)} jobs to be described; each row updates when a worker has described it "
+        "(failures go to sync errors)."
+    ]
+    names = [f"here-{i}" for i in range(sync.DESCRIBE_CHUNK + 1)]
+    assert describe_queue() == [
+        ("jobs.tasks.describe_jobs", [here.pk, names[: sync.DESCRIBE_CHUNK], None]),
+        ("jobs.tasks.describe_jobs", [here.pk, names[sync.DESCRIBE_CHUNK :], None]),
+        ("jobs.tasks.describe_jobs", [there.pk, ["there-0"], None]),
+    ]
+    # Nothing reached for AWS in the request: no call counted, no error recorded, rows as they were.
+    assert broker.connection().hgetall(metrics.AWS_CALLS_KEY) == {}
+    assert not SyncError.objects.exists()
+    assert set(TrainingJob.objects.values_list("status", flat=True)) == {"InProgress"}
+
+
+def test_queued_describe_stores_what_aws_says(admin_client: Client, describe_queue, monkeypatch) -> None:
+    # What the action queues is the sync's describe: run it as a worker would.
     ok = make_job("ok-job", status="InProgress")
     gone = make_job("gone-job", status="InProgress")
 
@@ -230,24 +300,88 @@ def test_sync_selected_reports_per_job(admin_client: Client, monkeypatch) -> Non
 
     monkeypatch.setattr(sagemaker, "describe_job", describe)
     monkeypatch.setattr(sagemaker, "list_tags", lambda config, arn: {"team": "vision"})
-    response = admin_client.post(
-        CHANGELIST, {"action": "sync_selected", "_selected_action": [ok.pk, gone.pk]}, follow=True
-    )
-    messages = _messages(response)
-    assert "ok-job: described, changed." in messages
-    assert any(m.startswith("gone-job: describe failed: Requested resource not found") for m in messages)
+    admin_client.post(CHANGELIST, {"action": "sync_selected", "_selected_action": [ok.pk, gone.pk]})
+    ((task, args),) = describe_queue()
+    assert args == [ok.source_id, ["ok-job", "gone-job"], None]
+    current_app.tasks[task].apply(args=args)
     ok.refresh_from_db()
     assert ok.status == "Completed"
     assert SyncError.objects.filter(job_name="gone-job").exists()
 
 
-def test_sync_selected_is_capped(admin_client: Client, monkeypatch) -> None:
-    calls = []
-    monkeypatch.setattr(sagemaker, "describe_job", lambda config, name: calls.append(name))
+def test_sync_selected_reports_a_broker_that_does_not_answer(admin_client: Client, monkeypatch) -> None:
+    def refuse(*args, **kwargs):
+        raise OperationalError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    monkeypatch.setattr(tasks.describe_jobs, "apply_async", refuse)
     job = make_job()
-    ids = [job.pk] * 1
-    for i in range(ACTION_CAP):
-        ids.append(make_job(f"j-{i}").pk)
+    response = admin_client.post(CHANGELIST, {"action": "sync_selected", "_selected_action": [job.pk]}, follow=True)
+    assert _messages(response) == [
+        "The task queue did not answer, nothing was queued: Error 111 connecting to 127.0.0.1:6379. Connection refused."
+    ]
+
+
+def test_sync_selected_is_capped(admin_client: Client, describe_queue) -> None:
+    ids = [make_job(f"j-{i}").pk for i in range(ACTION_CAP + 1)]
     response = admin_client.post(CHANGELIST, {"action": "sync_selected", "_selected_action": ids}, follow=True)
     assert any(f"at most {ACTION_CAP}" in m for m in _messages(response))
-    assert calls == []
+    assert describe_queue() == []
+
+
+# --- transitions ------------------------------------------------------------
+
+
+@pytest.fixture
+def restart_loop(db) -> TrainingJob:
+    """A job that restarted thousands of times: 10,000 transitions."""
+    job = make_job("restart-loop", status="InProgress")
+    job.transitions.all().delete()
+    StatusTransition.objects.bulk_create(
+        StatusTransition(
+            job=job, position=i, status="Starting" if i % 2 else "Training", start_time=T0 + timedelta(seconds=i)
+        )
+        for i in range(10_000)
+    )
+    return job
+
+
+def test_change_page_shows_the_last_transitions_and_links_to_all(
+    admin_client: Client, restart_loop: TrainingJob, django_assert_num_queries
+) -> None:
+    ContentType.objects.get_for_model(TrainingJob)
+    # session, user, job+source, the last 50 transitions, their count, metrics
+    with django_assert_num_queries(6):
+        response = admin_client.get(f"{CHANGELIST}{restart_loop.pk}/change/")
+    assert response.status_code == 200
+    transitions_inline = response.context["inline_admin_formsets"][0]
+    shown = [form.instance.position for form in transitions_inline.formset.forms]
+    assert shown == list(range(10_000 - TRANSITIONS_SHOWN, 10_000))  # the last ones, in order
+    body = response.content.decode()
+    assert body.count('<tr class="form-row') == TRANSITIONS_SHOWN
+    link = f"/admin/jobs/statustransition/?job__id__exact={restart_loop.pk}"
+    assert f'<a href="{link}">all 10,000 transitions</a>' in body
+
+
+def test_few_transitions_have_no_link(admin_client: Client) -> None:
+    job = make_job()
+    body = admin_client.get(f"{CHANGELIST}{job.pk}/change/").content.decode()
+    assert "Preparing the instances" in body and 'class="tw-more"' not in body
+
+
+def test_all_transitions_of_one_job(admin_client: Client, restart_loop: TrainingJob, django_assert_num_queries) -> None:
+    other = make_job("other")
+    url = "/admin/jobs/statustransition/"
+    # session, user, the chosen job (filter), COUNT, the page with its jobs
+    with django_assert_num_queries(5):
+        response = admin_client.get(url, {"job__id__exact": restart_loop.pk})
+    assert response.status_code == 200
+    rows = response.context["cl"].result_list
+    assert len(rows) == 100 and response.context["cl"].result_count == 10_000
+    assert [t.position for t in rows] == list(range(9_999, 9_899, -1))  # newest first
+    assert "restart-loop" in response.content.decode()
+    by_name = admin_client.get(url, {"q": "other"}).context["cl"]
+    assert {t.job_id for t in by_name.result_list} == {other.pk} and by_name.result_count == 3
+    assert admin_client.get(url, {"job__name": "x"}).status_code == 400
+    assert admin_client.get(f"{url}add/").status_code == 403
+    page = admin_client.get(f"{url}{rows[0].pk}/change/")
+    assert page.status_code == 200 and 'name="_save"' not in page.content.decode()

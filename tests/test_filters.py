@@ -58,7 +58,7 @@ def _indexes(table: str) -> set[str]:
 
 
 def test_postgresql_only_indexes(db):
-    """Migrations 0007 and 0009 create their indexes on PostgreSQL and nothing on SQLite."""
+    """The indexes declared for PostgreSQL alone (jobs.indexes) exist there and not on SQLite."""
     names = _indexes("jobs_trainingjob")
     expected = {"job_name_trgm_idx", "job_billable_nulls_last_idx", "job_status_id_idx"}
     if connection.vendor == "postgresql":

@@ -64,16 +64,16 @@ def a_finished_job(sim: SimulatedSageMaker) -> str:
 def test_throttling_is_retryable_then_the_describe_succeeds(sim, sim_source):
     name = a_finished_job(sim)
     sim.faults = Faults(throttle_rate=1.0)
-    with pytest.raises(sagemaker.SageMakerError) as caught:
-        sync.describe_and_store(sim_source, name, cycle_id=None, raise_retryable=True)
-    assert caught.value.retryable
-    assert caught.value.code == "ThrottlingException"
+    # What the describe task does on a try before its last: keep what it may retry.
+    retry = sync.describe_chunk(sim_source, [name], cycle_id=None, keep_retryable=True).retry
+    assert retry[name].retryable
+    assert retry[name].code == "ThrottlingException"
     assert not TrainingJob.objects.filter(name=name).exists()
     assert not SyncError.objects.exists()  # a retry is coming: nothing to report yet
 
     sim.faults = Faults()
-    result = sync.describe_and_store(sim_source, name, cycle_id=None, raise_retryable=True)
-    assert result.error == ""
+    chunk = sync.describe_chunk(sim_source, [name], cycle_id=None, keep_retryable=True)
+    assert chunk.retry == {} and chunk.results[name].error == ""
     assert TrainingJob.objects.get(name=name).status == "Completed"
     assert sim.stats["faults"]["throttle"] == 1
 
@@ -93,13 +93,12 @@ def test_server_errors_are_retryable_and_recorded_on_the_last_try(sim, sim_sourc
     before = snapshot(name)
 
     sim.faults = faults
-    with pytest.raises(sagemaker.SageMakerError) as caught:
-        sync.describe_and_store(sim_source, name, cycle_id=None, raise_retryable=True)
-    assert caught.value.retryable
-    assert caught.value.code == code
+    retry = sync.describe_chunk(sim_source, [name], cycle_id=None, keep_retryable=True).retry
+    assert retry[name].retryable
+    assert retry[name].code == code
 
     # The task's last try records it instead, and the row stays as it was.
-    result = sync.describe_and_store(sim_source, name, cycle_id=None, raise_retryable=False)
+    result = sync.describe_and_store(sim_source, name, cycle_id=None)
     assert result.error
     error = SyncError.objects.get()
     assert (error.job_name, error.kind) == (name, "aws")
@@ -118,7 +117,7 @@ def test_a_malformed_body_is_a_sync_error_naming_the_job_and_the_row_is_untouche
     monkeypatch.setattr(simulator.faults, "MALFORMATIONS", (variant,))
     sim.faults = Faults(malformed_rate=1.0)
     # The task's last try: nothing left to retry, so it is recorded.
-    result = sync.describe_and_store(sim_source, name, cycle_id=None, raise_retryable=False)
+    result = sync.describe_and_store(sim_source, name, cycle_id=None)
 
     assert result.outcome is None
     error = SyncError.objects.get()
@@ -135,10 +134,9 @@ def test_a_body_botocore_cannot_read_is_retried_before_it_is_recorded(sim, sim_s
     name = a_finished_job(sim)
     monkeypatch.setattr(simulator.faults, "MALFORMATIONS", ("creation_time_string",))
     sim.faults = Faults(malformed_rate=1.0)
-    with pytest.raises(sagemaker.SageMakerError) as caught:
-        sync.describe_and_store(sim_source, name, cycle_id=None, raise_retryable=True)
-    assert caught.value.retryable
-    assert caught.value.code == sagemaker.UNREADABLE
+    retry = sync.describe_chunk(sim_source, [name], cycle_id=None, keep_retryable=True).retry
+    assert retry[name].retryable
+    assert retry[name].code == sagemaker.UNREADABLE
     assert not SyncError.objects.exists()
 
 

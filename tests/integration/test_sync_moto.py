@@ -6,7 +6,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from jobs import sync
-from jobs.models import Source, SyncError, TrainingJob
+from jobs.models import Source, SyncError, TrainingJob, sync_lease_seconds
 from tests.integration.conftest import create_job, naive_utc
 
 pytestmark = pytest.mark.django_db
@@ -229,12 +229,13 @@ def test_sync_jobs_command_fails_clearly_without_credentials(db, monkeypatch, tm
 
 def test_cycles_do_not_overlap_on_one_source(moto_source):
     now = datetime.now(UTC)
-    assert sync.claim_source(moto_source.pk, now=now, lease_seconds=60)
-    assert not sync.claim_source(moto_source.pk, now=now, lease_seconds=60)
+    lease = sync_lease_seconds()
+    assert sync.claim_source(moto_source.pk, now=now)
+    assert not sync.claim_source(moto_source.pk, now=now + timedelta(seconds=lease - 1))
     # A lease left by a dead worker expires.
-    assert sync.claim_source(moto_source.pk, now=now + timedelta(seconds=61), lease_seconds=60)
+    assert sync.claim_source(moto_source.pk, now=now + timedelta(seconds=lease + 1))
     sync.release_source(moto_source.pk)
-    assert sync.claim_source(moto_source.pk, now=now, lease_seconds=60)
+    assert sync.claim_source(moto_source.pk, now=now)
 
 
 def test_queued_describes_are_not_queued_again_until_overdue(moto_source, sm_client, moto_jobs, settings):
