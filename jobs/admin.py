@@ -14,10 +14,12 @@ import json
 from collections import defaultdict
 from typing import Any
 
+from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django.contrib import admin, messages
 from django.contrib.admin.exceptions import DisallowedModelAdminLookup
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.views.main import ChangeList
+from django.contrib.auth.models import Group, User
 from django.core.exceptions import BadRequest, FieldDoesNotExist, ValidationError
 from django.db.models import Model, QuerySet, Subquery
 from django.db.models.constants import LOOKUP_SEP
@@ -27,6 +29,7 @@ from django.template.response import TemplateResponse
 from django.utils.functional import cached_property
 from django.utils.html import format_html
 from kombu.exceptions import OperationalError
+from rest_framework.authtoken.models import TokenProxy
 
 from jobs import sagemaker, sync, tasks
 from jobs.domain import statuses
@@ -598,3 +601,19 @@ class InstancePriceAdmin(StrictLookupsMixin, admin.ModelAdmin):
     list_display = ("instance_type", "hourly_usd", "note")
     list_editable = ("hourly_usd",)
     search_fields = ("instance_type",)
+
+
+def _guard_other_admins(models: list[type[Model]]) -> None:
+    """Give the framework's and libraries' own admins the same lookup guard as ours.
+
+    ``jobs`` comes last in INSTALLED_APPS, so these are registered by now.
+    """
+    for model in models:
+        if not admin.site.is_registered(model):
+            continue
+        original = type(admin.site.get_model_admin(model))
+        admin.site.unregister(model)
+        admin.site.register(model, type(original.__name__, (StrictLookupsMixin, original), {}))
+
+
+_guard_other_admins([User, Group, TokenProxy, AccessAttempt, AccessLog, AccessFailureLog])
