@@ -28,6 +28,9 @@ from jobs.domain.parse import JobSummary, ParsedJob, Transition, clean_json, cle
 from jobs.domain.timeline import merge_transitions
 from jobs.models import FinalMetric, JobTag, Source, StatusTransition, TrainingJob
 
+# Values per ``IN (...)`` list: SQLite caps the bound parameters of one query.
+IN_CHUNK = 900
+
 
 class Outcome(enum.StrEnum):
     CREATED = "created"
