@@ -7,6 +7,7 @@ from itertools import pairwise
 from typing import Any
 
 from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -208,7 +209,12 @@ class TrainingJob(models.Model):
         help_text="Start to end x instances, computed at ingest (for running jobs: so far, at the last describe).",
     )
     tags = models.JSONField(default=dict, blank=True)
-    raw = models.JSONField(default=dict, blank=True, help_text="The latest DescribeTrainingJob response, whole.")
+    raw = models.JSONField(
+        default=dict,
+        blank=True,
+        encoder=DjangoJSONEncoder,  # a response's timestamps are datetimes
+        help_text="The latest DescribeTrainingJob response, whole.",
+    )
 
     described_at = models.DateTimeField(null=True, blank=True)
     described_last_modified_time = models.DateTimeField(
@@ -493,3 +499,49 @@ class InstancePrice(models.Model):
 
     def __str__(self) -> str:
         return f"{self.instance_type} ${self.hourly_usd}/h"
+
+
+class JobChangeManager(models.Manager):
+    def prune(self, *, older_than: timedelta, now: datetime | None = None) -> int:
+        """Delete the changes recorded more than ``older_than`` ago; returns how many went."""
+        deleted, _ = self.filter(created_at__lt=(now or timezone.now()) - older_than).delete()
+        return deleted
+
+
+class JobChange(models.Model):
+    """A status or secondary status a store changed, or a job it created: the ingest outbox.
+
+    jobs.ingest writes one in the transaction that changed the job, so a row
+    exists exactly when the change was committed, once, whichever worker won.
+    Readers (alerts, push events, counters) take the rows after the last id
+    they handled; old rows are pruned by age (``JobChange.objects.prune``).
+    """
+
+    job = models.ForeignKey(TrainingJob, on_delete=models.CASCADE, related_name="changes")
+    source = models.ForeignKey(Source, on_delete=models.CASCADE, related_name="job_changes")
+    created_at = models.DateTimeField(default=timezone.now, help_text="When the change was stored.")
+    is_new = models.BooleanField(default=False, help_text="The store created the job.")
+    old_status = models.CharField(max_length=32, blank=True, help_text="Empty for a new job.")
+    new_status = models.CharField(max_length=32)
+    old_secondary_status = models.CharField(max_length=64, blank=True, help_text="Empty for a new job.")
+    new_secondary_status = models.CharField(max_length=64, blank=True)
+    last_modified_time = models.DateTimeField(
+        null=True, blank=True, help_text="AWS's LastModifiedTime in the response or summary that made the change."
+    )
+
+    objects = JobChangeManager()
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [
+            # Pruning by age.
+            models.Index(fields=["created_at"], name="jobchange_created_idx"),
+        ]
+
+    def __str__(self) -> str:
+        if self.is_new:
+            return f"{self.job_id} new: {self.new_status}/{self.new_secondary_status}"
+        return (
+            f"{self.job_id}: {self.old_status}/{self.old_secondary_status}"
+            f" -> {self.new_status}/{self.new_secondary_status}"
+        )

@@ -1,8 +1,9 @@
 """Ordered, idempotent storage of DescribeTrainingJob results."""
 
+import math
 import re
 import threading
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from django.db import connection
@@ -58,27 +59,6 @@ def test_raw_json_is_stored_as_the_cleaned_response_serialised(source):
             assert cursor.fetchone()[0] == TrainingJob._meta.get_field("raw").get_db_prep_save(expected, connection)
     # Unchanged on a second store: the stored copy compares equal to the new text.
     assert store(source, raw) == ingest.Outcome.UNCHANGED
-
-
-@pytest.mark.parametrize(
-    "value",
-    [
-        T0,
-        T0.replace(microsecond=123456),
-        T0.astimezone(timezone.get_fixed_timezone(330)),
-        datetime(2026, 1, 1, 12, 0),  # naive: Django's own path (and its warning)
-        None,
-    ],
-)
-@pytest.mark.filterwarnings("ignore:DateTimeField .* received a naive datetime:RuntimeWarning")
-def test_shortcut_adapters_give_what_the_field_would(value):
-    for name in ("creation_time", "name", "instance_count", "raw"):
-        field = TrainingJob._meta.get_field(name)
-        if name != "creation_time" and value is not None:
-            continue
-        expected = field.get_db_prep_save(value, connection)
-        shortcut = ingest._preparer(field, connection)(value)
-        assert (str(shortcut), type(shortcut)) == (str(expected), type(expected))
 
 
 def test_same_response_twice_is_unchanged(source):
@@ -141,7 +121,9 @@ def test_summaries_create_stubs_and_move_last_modified_forward_only(source, djan
             }
         )
 
-    with django_assert_num_queries(2):
+    # A locked read, the stubs' insert and their JobChange rows; the other four
+    # open and release the savepoints of the transaction and of the insert.
+    with django_assert_num_queries(7):
         assert ingest.upsert_summaries(source, [summary(f"s{i}", T0) for i in range(20)]) == 20
     assert TrainingJob.objects.count() == 20
     assert ingest.upsert_summaries(source, [summary("s1", T0 + timedelta(minutes=1), "Completed")]) == 1
@@ -273,8 +255,13 @@ def test_a_batch_makes_the_same_queries_whatever_its_size(source):
 
     one = phases(1)
     assert phases(10) == one
-    assert phases(50) == one
-    assert one[1] <= 11
+    assert phases(20) == one  # the describe chunk
+    # Larger, only Django adds statements: it splits a bulk write of job rows
+    # where the backend caps the parameters of one query (SQLite, 999).
+    columns = [f for f in TrainingJob._meta.concrete_fields if not f.primary_key]
+    extra = math.ceil(50 / connection.ops.bulk_batch_size(columns, [None] * 50)) - 1
+    assert phases(50) == (one[0] + extra, one[1] + extra, one[2])
+    assert one[1] <= 12
 
 
 def test_needing_tags_reads_every_arn_in_one_query(source, django_assert_num_queries):
