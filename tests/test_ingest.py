@@ -315,3 +315,27 @@ def _run_together(worker, arguments) -> None:
         t.start()
     for t in threads:
         t.join()
+
+
+def test_every_parsed_member_is_stored_in_the_column_named_like_it(source):
+    columns = {f.name for f in TrainingJob._meta.concrete_fields}
+    # The columns a describe fills from elsewhere, or that belong to the sync.
+    bookkeeping = {
+        "id",
+        "source",
+        "arn",
+        "last_modified_time",
+        "raw",
+        "tags",
+        "described_at",
+        "described_last_modified_time",
+        "tags_fetched_at",
+        "describe_queued_at",
+    }
+    assert set(ingest.COPIED_FIELDS) | set(ingest.DERIVED_FIELDS) | bookkeeping == columns
+    raw = finished("mapped")
+    parsed = parse_training_job(raw)
+    store(source, raw)
+    job = TrainingJob.objects.get()
+    for name in ingest.COPIED_FIELDS:
+        assert getattr(job, name) == getattr(parsed, name), name
