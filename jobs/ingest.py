@@ -87,8 +87,16 @@ _RAW_ENCODER = TrainingJob._meta.get_field("raw").encoder
 
 def _jsonable(raw: dict[str, Any]) -> dict[str, Any]:
     """The response as the raw column gives it back, to compare with what is stored."""
-    cleaned = clean_json({k: v for k, v in raw.items() if k != "ResponseMetadata"})
-    return json.loads(json.dumps(cleaned, cls=_RAW_ENCODER))
+    response = {k: v for k, v in raw.items() if k != "ResponseMetadata"}
+    try:
+        text = json.dumps(response, cls=_RAW_ENCODER, allow_nan=False)
+    except (ValueError, TypeError):  # NaN or infinity, bytes
+        text = None
+    # Escaped NUL or surrogates (a lone one, or a pair: both are rare): clean
+    # the response first. Walking every response instead was most of the cost.
+    if text is None or "\\u0000" in text or "\\ud" in text:
+        text = json.dumps(clean_json(response), cls=_RAW_ENCODER)
+    return json.loads(text)
 
 
 # Fields that move on every describe of a running job without AWS changing it.
@@ -433,9 +441,15 @@ def _update_row(row: dict[str, Any], pending: _Pending, writes: _Writes, now: da
             )
         )
     else:
+        # Only the marks are written (update_fields); the rest of the proposed
+        # row is what an INSERT needs (its NOT NULL columns), then discarded.
         writes.touched.append(
             TrainingJob(
-                id=row["id"],
+                source_id=row["source"],
+                arn=row["arn"],
+                name=row["name"],
+                status=row["status"],
+                creation_time=row["creation_time"],
                 described_at=now,
                 described_last_modified_time=incoming,
                 last_modified_time=last_modified,
@@ -512,14 +526,14 @@ class _Writes:
         self.children[JobTag].extend(JobTag(job_id=job_id, key=k[:128], value=v[:256]) for k, v in tags.items())
 
     def flush(self) -> None:
-        if self.rows:
-            # The rows are locked and exist: an upsert is one statement for all
-            # of them, where bulk_update would build a CASE per column and row.
-            TrainingJob.objects.bulk_create(
-                self.rows, update_conflicts=True, unique_fields=["arn"], update_fields=_UPDATED
-            )
-        if self.touched:
-            TrainingJob.objects.bulk_update(self.touched, _TOUCHED)
+        # The rows are locked and exist: an upsert updates them all in one
+        # statement, where bulk_update builds a CASE WHEN per column and row
+        # (most of what storing a batch cost).
+        for rows, fields in ((self.rows, _UPDATED), (self.touched, _TOUCHED)):
+            if rows:
+                TrainingJob.objects.bulk_create(
+                    rows, update_conflicts=True, unique_fields=["arn"], update_fields=fields
+                )
         for model, job_ids in self.replaced.items():
             model.objects.filter(job_id__in=job_ids).delete()
         for model, rows in self.children.items():

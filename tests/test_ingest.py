@@ -222,7 +222,8 @@ def test_unchanged_batch_writes_no_child_rows_and_not_the_raw_json(source):
     writes = [sql for sql in statements if sql.split()[0] in ("INSERT", "UPDATE", "DELETE")]
     assert len(writes) == 1, writes
     # The one write marks the describe (what needing_describe and not_queued_since read), nothing more.
-    assert "jobs_trainingjob" in writes[0] and '"raw"' not in writes[0] and '"tags"' not in writes[0]
+    written = writes[0].split("DO UPDATE SET")[-1]  # an upsert: only its SET columns are written
+    assert "jobs_trainingjob" in writes[0] and '"raw"' not in written and '"tags"' not in written
     for name, described_at in TrainingJob.objects.values_list("name", "described_at"):
         assert described_at > before[name]
 
@@ -260,7 +261,7 @@ def test_a_batch_makes_the_same_queries_whatever_its_size(source):
     # where the backend caps the parameters of one query (SQLite, 999).
     columns = [f for f in TrainingJob._meta.concrete_fields if not f.primary_key]
     extra = math.ceil(50 / connection.ops.bulk_batch_size(columns, [None] * 50)) - 1
-    assert phases(50) == (one[0] + extra, one[1] + extra, one[2])
+    assert phases(50) == (one[0] + extra, one[1] + extra, one[2] + extra)
     assert one[1] <= 12
 
 
