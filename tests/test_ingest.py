@@ -332,7 +332,12 @@ def test_every_parsed_member_is_stored_in_the_column_named_like_it(source):
         "described_last_modified_time",
         "tags_fetched_at",
         "describe_queued_at",
+        # The sync counts describes that found no job (jobs.sync.mark_not_found); a describe resets them.
+        "not_found_count",
+        "gone_at",
     }
+    # AWS's billing figures come from the parse like any other member.
+    assert {"reported_billable_seconds", "warm_pool_retained_seconds"} <= set(ingest.COPIED_FIELDS)
     assert set(ingest.COPIED_FIELDS) | set(ingest.DERIVED_FIELDS) | bookkeeping == columns
     raw = finished("mapped")
     parsed = parse_training_job(raw)
