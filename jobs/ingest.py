@@ -30,6 +30,7 @@ from datetime import datetime
 from typing import Any
 
 from django.db import IntegrityError, models, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from jobs.domain import billing
@@ -280,7 +281,7 @@ def store_descriptions(source: Source, items: Sequence[Description], *, now: dat
         for arn, job in created.items():
             pending = batch[arn]
             outcomes[pending.index] = Outcome.CREATED
-            writes.transitions(job.pk, merge_transitions([], pending.parsed.transitions), replace=False)
+            writes.transitions(job.pk, [], merge_transitions([], pending.parsed.transitions))
             writes.metrics(job.pk, {m.name: (m.value, m.timestamp) for m in pending.parsed.metrics}, replace=False)
             if pending.tags is not None:
                 writes.tags(job.pk, pending.tags, replace=False)
@@ -295,7 +296,7 @@ def store_descriptions(source: Source, items: Sequence[Description], *, now: dat
             known = transitions.get(job_id, [])
             merged = merge_transitions(known, pending.parsed.transitions)
             if merged != known:
-                writes.transitions(job_id, merged, replace=bool(known))
+                writes.transitions(job_id, known, merged)
                 changed = True
             incoming = {m.name: (m.value, m.timestamp) for m in pending.parsed.metrics}
             # An empty list on a later read (a trimmed response) keeps what we had.
@@ -495,12 +496,21 @@ class _Writes:
         self.rows: list[TrainingJob] = []  # changed jobs, written whole
         self.touched: list[TrainingJob] = []  # unchanged ones: the describe marks only
         self.replaced: dict[type[models.Model], list[int]] = defaultdict(list)
+        self.transitions_from: dict[int, int] = {}  # job id: the first stored position rewritten
         self.children: dict[type[models.Model], list[models.Model]] = defaultdict(list)
         self.changes: list[JobChange] = []
 
-    def transitions(self, job_id: int, merged: list[Transition], *, replace: bool) -> None:
-        if replace:
-            self.replaced[StatusTransition].append(job_id)
+    def transitions(self, job_id: int, known: list[Transition], merged: list[Transition]) -> None:
+        """Write the steps from the first that differs from the stored ones on; keep the rest.
+
+        A running job's new read usually closes its last step and adds one:
+        two rows rewritten, not its whole history.
+        """
+        kept = 0
+        while kept < len(known) and known[kept] == merged[kept]:
+            kept += 1
+        if kept < len(known):
+            self.transitions_from[job_id] = kept
         self.children[StatusTransition].extend(
             StatusTransition(
                 job_id=job_id,
@@ -510,7 +520,7 @@ class _Writes:
                 end_time=t.end_time,
                 message=t.message,
             )
-            for i, t in enumerate(merged)
+            for i, t in enumerate(merged[kept:], start=kept)
         )
 
     def metrics(self, job_id: int, metrics: dict[str, tuple[float, datetime | None]], *, replace: bool) -> None:
@@ -536,6 +546,11 @@ class _Writes:
                 )
         for model, job_ids in self.replaced.items():
             model.objects.filter(job_id__in=job_ids).delete()
+        if self.transitions_from:
+            rewritten = Q()
+            for job_id, position in self.transitions_from.items():
+                rewritten |= Q(job_id=job_id, position__gte=position)
+            StatusTransition.objects.filter(rewritten).delete()
         for model, rows in self.children.items():
             model.objects.bulk_create(rows)
         if self.changes:

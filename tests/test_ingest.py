@@ -345,3 +345,27 @@ def test_every_parsed_member_is_stored_in_the_column_named_like_it(source):
     job = TrainingJob.objects.get()
     for name in ingest.COPIED_FIELDS:
         assert getattr(job, name) == getattr(parsed, name), name
+
+
+def test_a_new_read_rewrites_the_transitions_from_the_first_changed_step_only(source):
+    store(source, running())
+    first = StatusTransition.objects.get(position=0)
+    training = StatusTransition.objects.get(position=1)
+    assert store(source, finished()) == ingest.Outcome.CHANGED
+    rows = list(StatusTransition.objects.order_by("position"))
+    assert [(t.position, t.status) for t in rows] == [(0, "Starting"), (1, "Training"), (2, "Completed")]
+    # The step that did not change is the same row; the one that gained its end was rewritten.
+    assert rows[0].pk == first.pk and rows[0].end_time == first.end_time
+    assert rows[1].pk != training.pk and training.end_time is None and rows[1].end_time is not None
+
+
+def test_a_step_read_late_is_merged_into_its_place(source):
+    store(source, finished())
+    raw = finished()
+    late = {"Status": "Downloading", "StartTime": T0 + timedelta(minutes=1), "EndTime": T0 + timedelta(minutes=2)}
+    raw["SecondaryStatusTransitions"].insert(1, late)
+    raw["LastModifiedTime"] += timedelta(seconds=1)
+    assert store(source, raw) == ingest.Outcome.CHANGED
+    statuses = list(StatusTransition.objects.order_by("position").values_list("position", "status"))
+    assert statuses == [(0, "Starting"), (1, "Downloading"), (2, "Training"), (3, "Completed")]
+
