@@ -355,7 +355,7 @@ class StatusTransition(models.Model):
     """One SecondaryStatusTransitions entry; repeats with restarts."""
 
     job = models.ForeignKey(TrainingJob, on_delete=models.CASCADE, related_name="transitions")
-    position = models.PositiveSmallIntegerField(help_text="Order within the job's history.")
+    position = models.PositiveIntegerField(help_text="Order within the job's history.")
     status = models.CharField(max_length=64)
     start_time = models.DateTimeField()
     end_time = models.DateTimeField(null=True, blank=True)

@@ -369,3 +369,19 @@ def test_a_step_read_late_is_merged_into_its_place(source):
     statuses = list(StatusTransition.objects.order_by("position").values_list("position", "status"))
     assert statuses == [(0, "Starting"), (1, "Downloading"), (2, "Training"), (3, "Completed")]
 
+
+def test_a_describe_with_more_transitions_than_a_small_integer_holds_is_stored_whole(source):
+    # 40,000 steps (a job restarted for weeks): positions past 32,767, which
+    # PostgreSQL's smallint refused, so the whole batch failed every cycle.
+    raw = running("restarted")
+    steps = [
+        {"Status": "Training", "StartTime": T0 + timedelta(seconds=i), "EndTime": T0 + timedelta(seconds=i + 1)}
+        for i in range(40_000)
+    ]
+    raw["SecondaryStatusTransitions"] = steps
+    assert store(source, raw) == ingest.Outcome.CREATED
+    job = TrainingJob.objects.get()
+    assert job.transitions.count() == 40_000
+    assert job.transitions.order_by("-position").values_list("position", flat=True)[0] == 39_999
+    # Stored again unchanged: nothing to rewrite, and no error.
+    assert store(source, raw) == ingest.Outcome.UNCHANGED
