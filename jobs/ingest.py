@@ -15,7 +15,8 @@ with the change itself: a worker that dies between commit and hook loses
 nothing, the worker that lost a race records nothing (it saw the winner's
 row under the lock), and a reader in another process (alerts, push events,
 a Prometheus exporter) takes the rows after the last id it handled, at its
-own pace. ``JobChange.objects.prune(older_than=...)`` keeps the table short.
+own pace. Rows older than ``TRAINWATCH_RETENTION_DAYS`` are pruned hourly with
+the sync history (``jobs.maintenance.prune_history``).
 """
 
 from __future__ import annotations

@@ -501,13 +501,6 @@ class InstancePrice(models.Model):
         return f"{self.instance_type} ${self.hourly_usd}/h"
 
 
-class JobChangeManager(models.Manager):
-    def prune(self, *, older_than: timedelta, now: datetime | None = None) -> int:
-        """Delete the changes recorded more than ``older_than`` ago; returns how many went."""
-        deleted, _ = self.filter(created_at__lt=(now or timezone.now()) - older_than).delete()
-        return deleted
-
-
 class JobChange(models.Model):
     """A status or secondary status a store changed, or a job it created: the ingest outbox.
 
@@ -528,8 +521,6 @@ class JobChange(models.Model):
     last_modified_time = models.DateTimeField(
         null=True, blank=True, help_text="AWS's LastModifiedTime in the response or summary that made the change."
     )
-
-    objects = JobChangeManager()
 
     class Meta:
         ordering = ["id"]

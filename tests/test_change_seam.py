@@ -7,7 +7,7 @@ import pytest
 from django.db import connections, transaction
 from django.utils import timezone
 
-from jobs import ingest
+from jobs import ingest, maintenance
 from jobs.domain.parse import parse_summary, parse_training_job
 from jobs.models import JobChange, TrainingJob
 from tests.factories import T0, arn_of, describe_response
@@ -126,13 +126,13 @@ def test_a_store_rolled_back_leaves_no_change(source):
     assert not JobChange.objects.exists() and not TrainingJob.objects.exists()
 
 
-def test_prune_deletes_only_the_changes_older_than_the_age(source):
+def test_the_hourly_prune_deletes_only_the_changes_older_than_the_retention(source):
     now = T0 + timedelta(days=30)
     store(source, running(), now=now - timedelta(days=8))
     store(source, finished(), now=now - timedelta(days=1))
-    assert JobChange.objects.prune(older_than=timedelta(days=7), now=now) == 1
+    assert maintenance.prune_history(now, days=7)["job changes"] == 1
     assert changes() == [(False, "InProgress", "Completed", "Training", "Completed")]
-    assert JobChange.objects.prune(older_than=timedelta(days=7), now=now) == 0
+    assert maintenance.prune_history(now, days=7)["job changes"] == 0
 
 
 def _race(source, responses):
