@@ -33,6 +33,7 @@ from rest_framework.authtoken.models import TokenProxy
 
 from jobs import sagemaker, sync, tasks
 from jobs.domain import statuses
+from jobs.domain.chunks import chunked
 from jobs.domain.health import SyncState
 from jobs.models import (
     FinalMetric,
@@ -388,7 +389,7 @@ class TrainingJobAdmin(StrictLookupsMixin, admin.ModelAdmin):
         # AWS's rate limits and retries, and failures land in SyncError as usual.
         try:
             for source_id, source_names in names.items():
-                for chunk in sync.chunks(source_names):
+                for chunk in chunked(source_names, sync.DESCRIBE_CHUNK):
                     tasks.describe_jobs.delay(source_id, chunk, None)
         except OperationalError as exc:
             self.message_user(request, f"The task queue did not answer, nothing was queued: {exc}", messages.ERROR)

@@ -6,27 +6,42 @@ retried task) never overwrites a newer one, and two workers storing the same
 job leave one consistent row. Responses are stored in batches, one
 transaction each: a commit writes many index pages, and one per job was
 most of what a describe cost.
+
+The change seam is an outbox: for every job a store creates, or whose status
+or secondary status it moves, it adds a ``JobChange`` row (old and new
+values, whether the job is new) in the same transaction as the job. Chosen
+over a hook called after commit because the row is committed or rolled back
+with the change itself: a worker that dies between commit and hook loses
+nothing, the worker that lost a race records nothing (it saw the winner's
+row under the lock), and a reader in another process (alerts, push events,
+a Prometheus exporter) takes the rows after the last id it handled, at its
+own pace. Rows older than ``TRAINWATCH_RETENTION_DAYS`` are pruned hourly with
+the sync history (``jobs.maintenance.prune_history``).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import enum
+import json
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.conf import settings
-from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, connections, models, transaction
-from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db import IntegrityError, models, transaction
 from django.db.models import Q
+from django.utils import timezone
 
 from jobs.domain import billing
 from jobs.domain.failures import failure_signature
 from jobs.domain.parse import JobSummary, ParsedJob, Transition, clean_json, clean_text
 from jobs.domain.timeline import merge_transitions
-from jobs.models import FinalMetric, JobTag, Source, StatusTransition, TrainingJob
+from jobs.models import FinalMetric, JobChange, JobTag, Source, StatusTransition, TrainingJob
+
+# Values per ``IN (...)`` list: SQLite caps the bound parameters of one query.
+IN_CHUNK = 900
 
 
 class Outcome(enum.StrEnum):
@@ -49,65 +64,150 @@ class Description:
     tags: dict[str, str] | None = None
 
 
-def upsert_summaries(source: Source, summaries: list[JobSummary]) -> int:
+# ParsedJob members that are not a TrainingJob column of the same name: the
+# identity, the child rows, and last_modified_time, which a listing moves too
+# (so a describe only ever moves it forward). Every other member is copied to
+# the column named like it: a new AWS field needs no edit here.
+_NOT_COPIED = frozenset({"arn", "last_modified_time", "transitions", "metrics"})
+COPIED_FIELDS = tuple(f.name for f in dataclasses.fields(ParsedJob) if f.name not in _NOT_COPIED)
+# Columns computed from the parsed job.
+DERIVED_FIELDS = ("failure_signature", "billable_seconds")
+
+
+def _detail_fields(parsed: ParsedJob, now: datetime) -> dict[str, Any]:
+    """The TrainingJob columns a describe sets from its parsed response."""
+    fields = {name: getattr(parsed, name) for name in COPIED_FIELDS}
+    fields["failure_signature"] = failure_signature(parsed.failure_reason)
+    fields["billable_seconds"] = billing.billable_seconds(
+        parsed.training_start_time, parsed.training_end_time, parsed.instance_count, now=now
+    )
+    return fields
+
+
+_RAW_ENCODER = TrainingJob._meta.get_field("raw").encoder
+
+
+def _jsonable(raw: dict[str, Any]) -> dict[str, Any]:
+    """The response as the raw column gives it back, to compare with what is stored."""
+    response = {k: v for k, v in raw.items() if k != "ResponseMetadata"}
+    try:
+        text = json.dumps(response, cls=_RAW_ENCODER, allow_nan=False)
+    except (ValueError, TypeError):  # NaN or infinity, bytes
+        text = None
+    # Escaped NUL or surrogates (a lone one, or a pair: both are rare): clean
+    # the response first. Walking every response instead was most of the cost.
+    if text is None or "\\u0000" in text or "\\ud" in text:
+        text = json.dumps(clean_json(response), cls=_RAW_ENCODER)
+    return json.loads(text)
+
+
+# Fields that move on every describe of a running job without AWS changing it.
+_VOLATILE = frozenset({"billable_seconds"})
+# Read with the row lock to compare with the response; the detail fields too.
+_STORED = (
+    "id",
+    "source",
+    "arn",
+    "raw",
+    "tags",
+    "tags_fetched_at",
+    "last_modified_time",
+    "described_last_modified_time",
+    *COPIED_FIELDS,
+    *DERIVED_FIELDS,
+)
+# Written on every describe that is not stale, changed or not: ``needing_describe``
+# and ``not_queued_since`` read described_at and described_last_modified_time,
+# so an unchanged running job gets this narrow UPDATE, not its raw JSON again.
+_TOUCHED = (
+    "described_at",
+    "described_last_modified_time",
+    "last_modified_time",
+    "billable_seconds",
+    "tags_fetched_at",
+    "not_found_count",
+    "gone_at",
+)
+# Every column a describe owns (describe_queued_at belongs to the sync's
+# queueing, identity never changes): what a changed job's upsert writes.
+_UPDATED = tuple(
+    f.name
+    for f in TrainingJob._meta.concrete_fields
+    if not f.primary_key and f.name not in {"source", "arn", "describe_queued_at"}
+)
+
+
+def upsert_summaries(source: Source, summaries: list[JobSummary], *, now: datetime | None = None) -> int:
     """Record what ListTrainingJobs says; returns how many jobs are new or changed.
 
     Only identity, status and LastModifiedTime are taken from a summary; the
     detail comes from DescribeTrainingJob, which ``needing_describe`` then
-    schedules because last_modified_time moved past what was described.
+    schedules because last_modified_time moved past what was described. A
+    summary older than what is stored changes nothing.
     """
     if not summaries:
         return 0
-    known = dict(
-        TrainingJob.objects.filter(arn__in=[s.arn for s in summaries]).values_list("arn", "last_modified_time")
-    )
-    new = [s for s in summaries if s.arn not in known]
-    TrainingJob.objects.bulk_create(
-        [
+    now = now or timezone.now()
+    newest: dict[str, JobSummary] = {}
+    for s in summaries:
+        kept = newest.get(s.arn)
+        if kept is None or not _is_stale(kept.last_modified_time, s.last_modified_time):
+            newest[s.arn] = s
+
+    def stubs(arns: list[str]) -> list[TrainingJob]:
+        return [
             TrainingJob(
                 source=source,
-                arn=s.arn,
-                name=s.name,
-                status=s.status,
-                secondary_status=s.secondary_status,
-                creation_time=s.creation_time,
-                last_modified_time=s.last_modified_time,
-                training_end_time=s.training_end_time,
+                arn=arn,
+                name=newest[arn].name,
+                status=newest[arn].status,
+                secondary_status=newest[arn].secondary_status,
+                creation_time=newest[arn].creation_time,
+                last_modified_time=newest[arn].last_modified_time,
+                training_end_time=newest[arn].training_end_time,
             )
-            for s in new
-        ],
-        ignore_conflicts=True,  # a concurrent describe may have created it first
-    )
-    changed = 0
-    for s in summaries:
-        if s.arn not in known or s.last_modified_time is None:
-            continue
-        stored = known[s.arn]
-        if stored is not None and s.last_modified_time <= stored:
-            continue
-        # Conditional UPDATE: a newer describe stored meanwhile wins.
-        changed += (
-            TrainingJob.objects.filter(arn=s.arn)
-            .filter(Q(last_modified_time__isnull=True) | Q(last_modified_time__lt=s.last_modified_time))
-            .update(
-                status=s.status,
-                secondary_status=s.secondary_status,
-                last_modified_time=s.last_modified_time,
-                # Listed as changed: the source knows it (again), so it is due for a describe.
-                not_found_count=0,
-                gone_at=None,
-            )
+            for arn in arns
+        ]
+
+    with transaction.atomic():
+        stored, created = _lock_and_insert(
+            sorted(newest), ("id", "source", "arn", "status", "secondary_status", "last_modified_time"), stubs
         )
-    return len(new) + changed
-
-
-def needs_tags(arn: str, parsed: ParsedJob) -> bool:
-    """Tags are read when a job is first described and whenever it changed."""
-    return parsed.arn in needing_tags([parsed])
+        changes = [
+            _change(job.pk, source.pk, None, job.status, job.secondary_status, job.last_modified_time, now)
+            for job in created.values()
+        ]
+        moved = []
+        for arn, row in stored.items():
+            s = newest[arn]
+            if s.last_modified_time is None or (
+                row["last_modified_time"] is not None and s.last_modified_time <= row["last_modified_time"]
+            ):
+                continue
+            moved.append(
+                TrainingJob(
+                    id=row["id"],
+                    status=s.status,
+                    secondary_status=s.secondary_status,
+                    last_modified_time=s.last_modified_time,
+                    # Listed as changed: the source knows it (again), so it is due for a describe.
+                    not_found_count=0,
+                    gone_at=None,
+                )
+            )
+            if (row["status"], row["secondary_status"]) != (s.status, s.secondary_status):
+                changes.append(
+                    _change(row["id"], row["source"], row, s.status, s.secondary_status, s.last_modified_time, now)
+                )
+        TrainingJob.objects.bulk_update(
+            moved, ["status", "secondary_status", "last_modified_time", "not_found_count", "gone_at"]
+        )
+        JobChange.objects.bulk_create(changes)
+    return len(created) + len(moved)
 
 
 def needing_tags(parsed: Sequence[ParsedJob]) -> set[str]:
-    """The ARNs among ``parsed`` whose tags should be read, in one query."""
+    """The ARNs among ``parsed`` whose tags should be read (new or changed jobs), in one query."""
     if not parsed:
         return set()
     rows = {
@@ -126,67 +226,6 @@ def needing_tags(parsed: Sequence[ParsedJob]) -> set[str]:
         ):
             due.add(p.arn)
     return due
-
-
-def _detail_fields(parsed: ParsedJob, now: datetime) -> dict[str, Any]:
-    return {
-        "name": parsed.name,
-        "status": parsed.status,
-        "secondary_status": parsed.secondary_status,
-        "failure_reason": parsed.failure_reason,
-        "failure_signature": failure_signature(parsed.failure_reason),
-        "creation_time": parsed.creation_time,
-        "training_start_time": parsed.training_start_time,
-        "training_end_time": parsed.training_end_time,
-        "instance_type": parsed.instance_type,
-        "instance_count": parsed.instance_count,
-        "instance_groups": parsed.instance_groups,
-        "volume_size_gb": parsed.volume_size_gb,
-        "keep_alive_seconds": parsed.keep_alive_seconds,
-        "is_spot": parsed.is_spot,
-        "max_runtime_seconds": parsed.max_runtime_seconds,
-        "max_wait_seconds": parsed.max_wait_seconds,
-        "max_pending_seconds": parsed.max_pending_seconds,
-        "hyperparameters": parsed.hyperparameters,
-        "algorithm": parsed.algorithm,
-        "input_channels": parsed.input_channels,
-        "output_path": parsed.output_path,
-        "model_artifacts": parsed.model_artifacts,
-        "role_arn": parsed.role_arn,
-        "tuning_job_arn": parsed.tuning_job_arn,
-        "labeling_job_arn": parsed.labeling_job_arn,
-        "network_isolation": parsed.network_isolation,
-        "inter_container_encryption": parsed.inter_container_encryption,
-        "warm_pool_status": parsed.warm_pool_status,
-        "warm_pool_retained_seconds": parsed.warm_pool_retained_seconds,
-        "training_time_seconds": parsed.training_time_seconds,
-        "reported_billable_seconds": parsed.reported_billable_seconds,
-        "billable_seconds": billing.billable_seconds(
-            parsed.training_start_time, parsed.training_end_time, parsed.instance_count, now=now
-        ),
-    }
-
-
-def _jsonable(raw: dict[str, Any]) -> dict[str, Any]:
-    return clean_json({k: v for k, v in raw.items() if k != "ResponseMetadata"})
-
-
-# Fields that move on every describe of a running job without AWS changing it.
-_VOLATILE = frozenset({"billable_seconds"})
-# Read with the row lock to compare with the response; the detail fields too.
-_STORED = ("id", "arn", "raw", "tags", "tags_fetched_at", "last_modified_time", "described_last_modified_time")
-# Written on every describe that is not stale, changed or not: ``needing_describe``
-# and ``not_queued_since`` read described_at and described_last_modified_time,
-# so an unchanged running job gets this narrow UPDATE, not its raw JSON again.
-_TOUCHED = (
-    "described_at",
-    "described_last_modified_time",
-    "last_modified_time",
-    "billable_seconds",
-    "tags_fetched_at",
-    "not_found_count",
-    "gone_at",
-)
 
 
 def store_description(
@@ -218,15 +257,20 @@ def store_descriptions(source: Source, items: Sequence[Description], *, now: dat
     Per job as ``store_description`` always did: an older response than the
     stored one is STALE and writes nothing. The same ARN twice keeps the newest
     (the other is STALE, or UNCHANGED if as new). The queries do not grow with
-    the batch: one locking read, one read per child table, one executemany
-    per kind of write.
+    the batch: one locking read, one read per child table, one bulk statement
+    per kind of write (Django splits one where the backend caps its
+    parameters). Jobs created or whose status moved get a JobChange row.
     """
     outcomes = [Outcome.UNCHANGED] * len(items)
     batch = _newest_per_arn(items, outcomes, now)
     if not batch:
         return outcomes
+
+    def new_jobs(arns: list[str]) -> list[TrainingJob]:
+        return [_job(source.pk, arn, batch[arn], now) for arn in arns]
+
     with transaction.atomic():
-        stored, created = _lock_and_insert(source, batch, now)
+        stored, created = _lock_and_insert(list(batch), _STORED, new_jobs)
         live = {}
         for arn, row in stored.items():
             if _is_stale(row["described_last_modified_time"], batch[arn].parsed.last_modified_time):
@@ -235,13 +279,17 @@ def store_descriptions(source: Source, items: Sequence[Description], *, now: dat
                 live[arn] = row
         transitions, metrics = _load_children([row["id"] for row in live.values()])
         writes = _Writes()
-        for arn, job_id in created.items():
+        for arn, job in created.items():
             pending = batch[arn]
             outcomes[pending.index] = Outcome.CREATED
-            writes.transitions(job_id, merge_transitions([], pending.parsed.transitions), replace=False)
-            writes.metrics(job_id, {m.name: (m.value, m.timestamp) for m in pending.parsed.metrics}, replace=False)
+            writes.transitions(job.pk, [], merge_transitions([], pending.parsed.transitions))
+            writes.metrics(job.pk, {m.name: (m.value, m.timestamp) for m in pending.parsed.metrics}, replace=False)
             if pending.tags is not None:
-                writes.tags(job_id, pending.tags, replace=False)
+                writes.tags(job.pk, pending.tags, replace=False)
+            parsed = pending.parsed
+            writes.changes.append(
+                _change(job.pk, source.pk, None, parsed.status, parsed.secondary_status, parsed.last_modified_time, now)
+            )
         for arn, row in live.items():
             pending = batch[arn]
             changed = _update_row(row, pending, writes, now)
@@ -249,7 +297,7 @@ def store_descriptions(source: Source, items: Sequence[Description], *, now: dat
             known = transitions.get(job_id, [])
             merged = merge_transitions(known, pending.parsed.transitions)
             if merged != known:
-                writes.transitions(job_id, merged, replace=bool(known))
+                writes.transitions(job_id, known, merged)
                 changed = True
             incoming = {m.name: (m.value, m.timestamp) for m in pending.parsed.metrics}
             # An empty list on a later read (a trimmed response) keeps what we had.
@@ -292,86 +340,133 @@ def _is_stale(stored: datetime | None, incoming: datetime | None) -> bool:
 
 
 def _lock_and_insert(
-    source: Source, batch: dict[str, _Pending], now: datetime
-) -> tuple[dict[str, dict[str, Any]], dict[str, int]]:
-    """Lock the batch's stored rows and insert the others: (stored rows by ARN, new ids by ARN)."""
-    detail = list(next(iter(batch.values())).fields)
-    for attempt in range(3):
-        # In ARN order, so two batches sharing jobs lock them in the same order
-        # and cannot deadlock on PostgreSQL (SQLite's IMMEDIATE transactions queue).
+    arns: list[str], columns: Sequence[str], build: Callable[[list[str]], list[TrainingJob]]
+) -> tuple[dict[str, dict[str, Any]], dict[str, TrainingJob]]:
+    """Lock the stored rows of ``arns`` and insert the others, built by ``build``.
+
+    Returns (the stored rows' ``columns`` by ARN, the new jobs by ARN).
+    ``arns`` must be sorted, so two batches sharing jobs lock (and insert)
+    them in the same order and cannot deadlock on PostgreSQL (SQLite's
+    IMMEDIATE transactions queue instead).
+    """
+    collisions = 0
+    while True:
         stored = {
             row["arn"]: row
-            for row in TrainingJob.objects.select_for_update()
-            .filter(arn__in=list(batch))
-            .order_by("arn")
-            .values(*_STORED, *detail)
+            for row in TrainingJob.objects.select_for_update().filter(arn__in=arns).order_by("arn").values(*columns)
         }
-        new = [(arn, pending) for arn, pending in batch.items() if arn not in stored]
+        new = [arn for arn in arns if arn not in stored]
         if not new:
             return stored, {}
         try:
             with transaction.atomic():
-                return stored, _insert_jobs(source, new, now)
+                jobs = TrainingJob.objects.bulk_create(build(new))
         except IntegrityError:
             # Another worker inserted one of them between our read and insert:
-            # read again, and it is a stored row like any other.
-            if attempt == 2:
+            # read again, and it is a stored row like any other. Never an
+            # upsert here: that would overwrite the other worker's newer row.
+            collisions += 1
+            if collisions == 3:
                 raise
-    raise AssertionError("unreachable")
+            continue
+        if any(job.pk is None for job in jobs):  # a backend that cannot return ids from a bulk insert
+            ids = dict(TrainingJob.objects.filter(arn__in=new).values_list("arn", "id"))
+            for job in jobs:
+                job.pk = ids[job.arn]
+        return stored, {job.arn: job for job in jobs}
 
 
-def _insert_jobs(source: Source, new: list[tuple[str, _Pending]], now: datetime) -> dict[str, int]:
-    """One executemany INSERT with every column (no INSERT then UPDATE), then the new ids."""
-    rows = []
-    # Shared by the rows: a default is only read, to be adapted.
-    defaults = {f.name: f.get_default() for f in _INSERTED_FIELDS}
-    for arn, pending in new:
-        values = {
-            **defaults,
-            **pending.fields,
-            "source": source.pk,
-            "arn": arn,
-            "raw": pending.raw,
-            "last_modified_time": pending.parsed.last_modified_time,
-            "described_at": now,
-            "described_last_modified_time": pending.parsed.last_modified_time,
-        }
-        if pending.tags is not None:
-            values.update(tags=pending.tags, tags_fetched_at=now)
-        rows.append(_values(values, _INSERTED))
-    _execute_many(TrainingJob, _insert_sql(TrainingJob, _INSERTED), _INSERTED, rows)
-    return dict(TrainingJob.objects.filter(arn__in=[arn for arn, _ in new]).values_list("arn", "id"))
+def _job(source_id: int, arn: str, pending: _Pending, now: datetime, **values: Any) -> TrainingJob:
+    """The whole row a describe writes, as a new job (tags read) or a changed one."""
+    job = TrainingJob(
+        source_id=source_id,
+        arn=arn,
+        raw=pending.raw,
+        last_modified_time=pending.parsed.last_modified_time,
+        described_at=now,
+        described_last_modified_time=pending.parsed.last_modified_time,
+        # Found: the not-found describes in a row start again from none (jobs.sync.mark_not_found).
+        not_found_count=0,
+        gone_at=None,
+        **pending.fields,
+    )
+    if pending.tags is not None:
+        job.tags = pending.tags
+        job.tags_fetched_at = now
+    for name, value in values.items():
+        setattr(job, name, value)
+    return job
+
+
+def _change(
+    job_id: int,
+    source_id: int,
+    old: dict[str, Any] | None,
+    status: str,
+    secondary_status: str,
+    last_modified_time: datetime | None,
+    now: datetime,
+) -> JobChange:
+    """The outbox row of a job created (``old`` None) or moved from ``old``'s statuses."""
+    return JobChange(
+        job_id=job_id,
+        source_id=source_id,
+        created_at=now,
+        is_new=old is None,
+        old_status=old["status"] if old else "",
+        new_status=status,
+        old_secondary_status=old["secondary_status"] if old else "",
+        new_secondary_status=secondary_status,
+        last_modified_time=last_modified_time,
+    )
 
 
 def _update_row(row: dict[str, Any], pending: _Pending, writes: _Writes, now: datetime) -> bool:
-    """Queue the row's UPDATE (whole, or only the describe marks); True if the job changed."""
+    """Queue the row's write (whole, or only the describe marks); True if the job changed."""
     fields = pending.fields
     changed = any(row[k] != v for k, v in fields.items() if k not in _VOLATILE)
     incoming = pending.parsed.last_modified_time
     last_modified = row["last_modified_time"]
     if incoming is not None and (last_modified is None or incoming > last_modified):
         last_modified = incoming
-    tags = row["tags"]
-    tags_changed = pending.tags is not None and pending.tags != tags
-    if pending.tags is not None:
-        tags = pending.tags
-    values = {
-        "id": row["id"],
-        "described_at": now,
-        "described_last_modified_time": incoming,
-        "last_modified_time": last_modified,
-        "billable_seconds": fields["billable_seconds"],
-        "tags_fetched_at": now if pending.tags is not None else row["tags_fetched_at"],
-        # Found: the not-found describes in a row start again from none (jobs.sync.mark_not_found).
-        "not_found_count": 0,
-        "gone_at": None,
-    }
+    tags_changed = pending.tags is not None and pending.tags != row["tags"]
     if changed or tags_changed or row["raw"] != pending.raw:
-        writes.rows.append({**fields, **values, "raw": pending.raw, "tags": tags})
+        writes.rows.append(
+            _job(
+                row["source"],
+                row["arn"],
+                pending,
+                now,
+                last_modified_time=last_modified,
+                tags=pending.tags if pending.tags is not None else row["tags"],
+                tags_fetched_at=now if pending.tags is not None else row["tags_fetched_at"],
+            )
+        )
     else:
-        writes.touched.append(values)
+        # Only the marks are written (update_fields); the rest of the proposed
+        # row is what an INSERT needs (its NOT NULL columns), then discarded.
+        writes.touched.append(
+            TrainingJob(
+                source_id=row["source"],
+                arn=row["arn"],
+                name=row["name"],
+                status=row["status"],
+                creation_time=row["creation_time"],
+                described_at=now,
+                described_last_modified_time=incoming,
+                last_modified_time=last_modified,
+                billable_seconds=fields["billable_seconds"],
+                tags_fetched_at=now if pending.tags is not None else row["tags_fetched_at"],
+                not_found_count=0,
+                gone_at=None,
+            )
+        )
     if tags_changed:
-        writes.tags(row["id"], tags, replace=True)
+        writes.tags(row["id"], pending.tags or {}, replace=True)
+    if (row["status"], row["secondary_status"]) != (fields["status"], fields["secondary_status"]):
+        writes.changes.append(
+            _change(row["id"], row["source"], row, fields["status"], fields["secondary_status"], incoming, now)
+        )
     return changed or tags_changed
 
 
@@ -396,144 +491,68 @@ def _load_children(
 
 
 class _Writes:
-    """A batch's writes, gathered so each kind is one statement (executemany)."""
+    """A batch's writes, gathered so each kind is one bulk statement."""
 
     def __init__(self) -> None:
-        self.rows: list[dict[str, Any]] = []
-        self.touched: list[dict[str, Any]] = []
+        self.rows: list[TrainingJob] = []  # changed jobs, written whole
+        self.touched: list[TrainingJob] = []  # unchanged ones: the describe marks only
         self.replaced: dict[type[models.Model], list[int]] = defaultdict(list)
-        self.children: dict[type[models.Model], list[tuple[Any, ...]]] = defaultdict(list)
+        self.transitions_from: dict[int, int] = {}  # job id: the first stored position rewritten
+        self.children: dict[type[models.Model], list[models.Model]] = defaultdict(list)
+        self.changes: list[JobChange] = []
 
-    def transitions(self, job_id: int, merged: list[Transition], *, replace: bool) -> None:
-        if replace:
-            self.replaced[StatusTransition].append(job_id)
+    def transitions(self, job_id: int, known: list[Transition], merged: list[Transition]) -> None:
+        """Write the steps from the first that differs from the stored ones on; keep the rest.
+
+        A running job's new read usually closes its last step and adds one:
+        two rows rewritten, not its whole history.
+        """
+        kept = 0
+        while kept < len(known) and known[kept] == merged[kept]:
+            kept += 1
+        if kept < len(known):
+            self.transitions_from[job_id] = kept
         self.children[StatusTransition].extend(
-            (job_id, i, t.status, t.start_time, t.end_time, t.message) for i, t in enumerate(merged)
+            StatusTransition(
+                job_id=job_id,
+                position=i,
+                status=t.status,
+                start_time=t.start_time,
+                end_time=t.end_time,
+                message=t.message,
+            )
+            for i, t in enumerate(merged[kept:], start=kept)
         )
 
     def metrics(self, job_id: int, metrics: dict[str, tuple[float, datetime | None]], *, replace: bool) -> None:
         if replace:
             self.replaced[FinalMetric].append(job_id)
-        self.children[FinalMetric].extend((job_id, name, value, ts) for name, (value, ts) in metrics.items())
+        self.children[FinalMetric].extend(
+            FinalMetric(job_id=job_id, name=name, value=value, timestamp=ts) for name, (value, ts) in metrics.items()
+        )
 
     def tags(self, job_id: int, tags: dict[str, str], *, replace: bool) -> None:
         if replace:
             self.replaced[JobTag].append(job_id)
-        self.children[JobTag].extend((job_id, k[:128], v[:256]) for k, v in tags.items())
+        self.children[JobTag].extend(JobTag(job_id=job_id, key=k[:128], value=v[:256]) for k, v in tags.items())
 
     def flush(self) -> None:
-        if self.rows:
-            names = (*_UPDATED, "id")
-            _execute_many(TrainingJob, _update_sql(_UPDATED), names, [_values(row, names) for row in self.rows])
-        if self.touched:
-            names = (*_TOUCHED, "id")
-            _execute_many(TrainingJob, _update_sql(_TOUCHED), names, [_values(row, names) for row in self.touched])
+        # The rows are locked and exist: an upsert updates them all in one
+        # statement, where bulk_update builds a CASE WHEN per column and row
+        # (most of what storing a batch cost).
+        for rows, fields in ((self.rows, _UPDATED), (self.touched, _TOUCHED)):
+            if rows:
+                TrainingJob.objects.bulk_create(
+                    rows, update_conflicts=True, unique_fields=["arn"], update_fields=fields
+                )
         for model, job_ids in self.replaced.items():
             model.objects.filter(job_id__in=job_ids).delete()
+        if self.transitions_from:
+            rewritten = Q()
+            for job_id, position in self.transitions_from.items():
+                rewritten |= Q(job_id=job_id, position__gte=position)
+            StatusTransition.objects.filter(rewritten).delete()
         for model, rows in self.children.items():
-            names = _CHILD_COLUMNS[model]
-            _execute_many(model, _insert_sql(model, names), names, rows)
-
-
-def _values(row: dict[str, Any], names: Sequence[str]) -> tuple[Any, ...]:
-    return tuple(row[name] for name in names)
-
-
-_CHILD_COLUMNS: dict[type[models.Model], tuple[str, ...]] = {
-    StatusTransition: ("job", "position", "status", "start_time", "end_time", "message"),
-    FinalMetric: ("job", "name", "value", "timestamp"),
-    JobTag: ("job", "key", "value"),
-}
-
-
-# Every column of a new row; on an update, every column a describe owns
-# (describe_queued_at belongs to the sync's queueing, identity never changes).
-_INSERTED = tuple(f.name for f in TrainingJob._meta.concrete_fields if not f.primary_key)
-_INSERTED_FIELDS = tuple(TrainingJob._meta.get_field(name) for name in _INSERTED)
-_UPDATED = tuple(name for name in _INSERTED if name not in {"source", "arn", "describe_queued_at"})
-
-
-def _insert_sql(model: type[models.Model], names: Sequence[str]) -> str:
-    quote = connection.ops.quote_name
-    columns = ", ".join(quote(model._meta.get_field(name).column) for name in names)
-    return f"INSERT INTO {quote(model._meta.db_table)} ({columns}) VALUES ({', '.join(['%s'] * len(names))})"
-
-
-def _update_sql(names: Sequence[str]) -> str:
-    quote = connection.ops.quote_name
-    sets = ", ".join(f"{quote(TrainingJob._meta.get_field(name).column)} = %s" for name in names)
-    return f"UPDATE {quote(TrainingJob._meta.db_table)} SET {sets} WHERE {quote('id')} = %s"
-
-
-def _execute_many(model: type[models.Model], sql: str, names: Sequence[str], rows: Iterable[tuple[Any, ...]]) -> None:
-    """One executemany of ``sql``; bulk_create would build a model instance per row and compile SQL anew."""
-    conn = connections[DEFAULT_DB_ALIAS]
-    fields = [model._meta.get_field(name) for name in names]
-    prepare = [_preparer(f, conn) for f in fields]
-    # A call per value was most of the cost: a plain column's value of a plain type is checked inline.
-    plain = [_is_plain(f) for f in fields]
-    params = [
-        tuple(
-            [v if is_plain and type(v) in _PLAIN else p(v) for is_plain, p, v in zip(plain, prepare, row, strict=True)]
-        )
-        for row in rows
-    ]
-    if params:
-        with conn.cursor() as cursor:
-            cursor.executemany(sql, params)
-
-
-_PLAIN = frozenset({str, int, float, bool, type(None)})
-
-
-def _preparer(field: models.Field, conn: BaseDatabaseWrapper) -> Callable[[Any], Any]:
-    """A field's ``get_db_prep_save``, short-cut for values already of the column's type.
-
-    Its layers (and the ``connection`` proxy) were a third of ingest's time:
-    parsed responses hold plain str/int/float/bool, aware datetimes and JSON.
-    Time zones still go through the backend's adapter; anything else through
-    the field.
-    """
-    save = field.get_db_prep_save
-    if isinstance(field, models.DateTimeField):
-        if conn.vendor == "sqlite" and settings.USE_TZ:
-            # What the SQLite backend's adapter does to an aware datetime, minus its checks;
-            # parsed times are already in the database's zone (UTC), so one isoformat does.
-            tz = conn.timezone
-
-            def sqlite_time(v: Any) -> Any:
-                if type(v) is not datetime or v.tzinfo is None:
-                    return save(v, conn)
-                if v.tzinfo is tz:
-                    return v.isoformat(" ")[:-6]  # str() of the naive time, without "+00:00"
-                return str(v.astimezone(tz).replace(tzinfo=None))
-
-            return sqlite_time
-        adapt = conn.ops.adapt_datetimefield_value
-        return lambda v: save(v, conn) if v is not None and (type(v) is not datetime or v.tzinfo is None) else adapt(v)
-    return lambda v: save(v, conn)
-
-
-def _is_plain(field: models.Field) -> bool:
-    """A column whose str/int/float/bool/None values need no adapting."""
-    return not isinstance(field, models.JSONField) and field.get_internal_type() in _PLAIN_COLUMNS
-
-
-_PLAIN_COLUMNS = frozenset(
-    {
-        "CharField",
-        "TextField",
-        "SlugField",
-        "IntegerField",
-        "PositiveIntegerField",
-        "PositiveSmallIntegerField",
-        "PositiveBigIntegerField",
-        "BigIntegerField",
-        "SmallIntegerField",
-        "BooleanField",
-        "FloatField",
-        "ForeignKey",
-        "BigAutoField",
-        "AutoField",
-    }
-)
+            model.objects.bulk_create(rows)
+        if self.changes:
+            JobChange.objects.bulk_create(self.changes)

@@ -10,7 +10,7 @@ from django.conf import settings
 from django.db import connection
 from django.db.models import QuerySet
 
-from jobs.models import Source, SyncCycle, SyncError
+from jobs.models import JobChange, Source, SyncCycle, SyncError
 
 # Rows deleted per statement (and per transaction): a first prune of millions
 # of rows then never holds one long transaction or lock over the table.
@@ -58,6 +58,11 @@ def prune_sync_cycles(cutoff: datetime, batch: int = PRUNE_BATCH) -> int:
     return deleted
 
 
+def prune_job_changes(cutoff: datetime, batch: int = PRUNE_BATCH) -> int:
+    # The ingest outbox: its readers are long past rows this old. jobchange_created_idx finds them.
+    return delete_in_batches(JobChange.objects.filter(created_at__lt=cutoff), batch)
+
+
 def prune_login_attempts(cutoff: datetime, batch: int = PRUNE_BATCH) -> int:
     # django-axes deletes expired attempts itself, but only when someone logs in.
     # A cool-off past the retention still holds: no live lockout is lifted early.
@@ -72,11 +77,11 @@ def prune_login_log(cutoff: datetime, batch: int = PRUNE_BATCH) -> int:
 Pruner = Callable[[datetime, int], int]
 
 # What ``prune_history`` prunes, by name: each takes (cutoff, batch) and
-# returns how many rows it deleted. Other history (an outbox of job changes,
-# say) adds its own pruner here.
+# returns how many rows it deleted. Other history adds its own pruner here.
 PRUNERS: dict[str, Pruner] = {
     "sync errors": prune_sync_errors,
     "sync cycles": prune_sync_cycles,
+    "job changes": prune_job_changes,
     "login attempts": prune_login_attempts,
     "login log": prune_login_log,
 }

@@ -8,6 +8,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.postgres.indexes import OpClass
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Upper
@@ -211,7 +212,12 @@ class TrainingJob(models.Model):
         help_text="Start to end x instances, computed at ingest (for running jobs: so far, at the last describe).",
     )
     tags = models.JSONField(default=dict, blank=True)
-    raw = models.JSONField(default=dict, blank=True, help_text="The latest DescribeTrainingJob response, whole.")
+    raw = models.JSONField(
+        default=dict,
+        blank=True,
+        encoder=DjangoJSONEncoder,  # a response's timestamps are datetimes
+        help_text="The latest DescribeTrainingJob response, whole.",
+    )
 
     described_at = models.DateTimeField(null=True, blank=True)
     described_last_modified_time = models.DateTimeField(
@@ -369,7 +375,7 @@ class StatusTransition(models.Model):
     """One SecondaryStatusTransitions entry; repeats with restarts."""
 
     job = models.ForeignKey(TrainingJob, on_delete=models.CASCADE, related_name="transitions")
-    position = models.PositiveSmallIntegerField(help_text="Order within the job's history.")
+    position = models.PositiveIntegerField(help_text="Order within the job's history.")
     status = models.CharField(max_length=64)
     start_time = models.DateTimeField()
     end_time = models.DateTimeField(null=True, blank=True)
@@ -513,3 +519,40 @@ class InstancePrice(models.Model):
 
     def __str__(self) -> str:
         return f"{self.instance_type} ${self.hourly_usd}/h"
+
+
+class JobChange(models.Model):
+    """A status or secondary status a store changed, or a job it created: the ingest outbox.
+
+    jobs.ingest writes one in the transaction that changed the job, so a row
+    exists exactly when the change was committed, once, whichever worker won.
+    Readers (alerts, push events, counters) take the rows after the last id
+    they handled; old rows are pruned by age (``JobChange.objects.prune``).
+    """
+
+    job = models.ForeignKey(TrainingJob, on_delete=models.CASCADE, related_name="changes")
+    source = models.ForeignKey(Source, on_delete=models.CASCADE, related_name="job_changes")
+    created_at = models.DateTimeField(default=timezone.now, help_text="When the change was stored.")
+    is_new = models.BooleanField(default=False, help_text="The store created the job.")
+    old_status = models.CharField(max_length=32, blank=True, help_text="Empty for a new job.")
+    new_status = models.CharField(max_length=32)
+    old_secondary_status = models.CharField(max_length=64, blank=True, help_text="Empty for a new job.")
+    new_secondary_status = models.CharField(max_length=64, blank=True)
+    last_modified_time = models.DateTimeField(
+        null=True, blank=True, help_text="AWS's LastModifiedTime in the response or summary that made the change."
+    )
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [
+            # Pruning by age.
+            models.Index(fields=["created_at"], name="jobchange_created_idx"),
+        ]
+
+    def __str__(self) -> str:
+        if self.is_new:
+            return f"{self.job_id} new: {self.new_status}/{self.new_secondary_status}"
+        return (
+            f"{self.job_id}: {self.old_status}/{self.old_secondary_status}"
+            f" -> {self.new_status}/{self.new_secondary_status}"
+        )

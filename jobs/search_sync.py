@@ -19,12 +19,11 @@ from django.db import DatabaseError
 
 from jobs import ingest, sagemaker
 from jobs.domain import search, statuses
+from jobs.domain.chunks import chunked
 from jobs.domain.parse import MalformedResponse, ParsedJob, parse_training_job
 from jobs.models import Source, SyncCycle
 
 log = logging.getLogger(__name__)
-
-_SQLITE_PARAMS = 900  # SQLite caps bound parameters per query
 
 # A job's stored (status, LastModifiedTime as last listed).
 JobState = tuple[str, datetime | None]
@@ -89,9 +88,9 @@ def _refresh(
 def job_states(source: Source, names: list[str]) -> dict[str, JobState]:
     """Stored status and listed LastModifiedTime of the named jobs."""
     known: dict[str, JobState] = {}
-    for start in range(0, len(names), _SQLITE_PARAMS):
-        rows = source.jobs.filter(name__in=names[start : start + _SQLITE_PARAMS])
-        for name, status, modified in rows.values_list("name", "status", "last_modified_time"):
+    for some in chunked(names, ingest.IN_CHUNK):
+        rows = source.jobs.filter(name__in=some).values_list("name", "status", "last_modified_time")
+        for name, status, modified in rows:
             known[name] = (status, modified)
     return known
 

@@ -8,7 +8,7 @@ the job due, and the next cycle picks it up: nothing is lost.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from jobs import ingest, sagemaker, search_sync
 from jobs.domain import search
+from jobs.domain.chunks import chunked
 from jobs.domain.parse import (
     JobSummary,
     MalformedResponse,
@@ -148,8 +149,8 @@ def run_cycle(
 
 
 def _mark_queued(source: Source, names: list[str], now: datetime) -> None:
-    for start in range(0, len(names), 900):  # SQLite caps bound parameters per query
-        source.jobs.filter(name__in=names[start : start + 900]).update(describe_queued_at=now)
+    for some in chunked(names, ingest.IN_CHUNK):
+        source.jobs.filter(name__in=some).update(describe_queued_at=now)
 
 
 def _list_changes(source: Source, cycle: SyncCycle, *, since: datetime, say: Progress) -> datetime | None:
@@ -190,15 +191,9 @@ def _listed_modified_time(item: object) -> datetime | None:
     return moment if isinstance(moment, datetime) and moment.tzinfo is not None else None
 
 
-def chunks(names: list[str], size: int | None = None) -> Iterable[list[str]]:
-    size = size or DESCRIBE_CHUNK
-    for start in range(0, len(names), size):
-        yield names[start : start + size]
-
-
 def _describe_inline(source: Source, cycle: SyncCycle, names: list[str], say: Progress) -> None:
     done = 0
-    for chunk in chunks(names):
+    for chunk in chunked(names, DESCRIBE_CHUNK):
         for name, result in describe_chunk(source, chunk, cycle_id=cycle.pk).results.items():
             if result.error:
                 say(f"  {name}: {result.error}")

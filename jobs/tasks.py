@@ -8,6 +8,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from jobs import maintenance, sync
+from jobs.domain.chunks import chunked
 from jobs.models import Source, SyncCycle
 from jobs.sources import ensure_configured_sources
 
@@ -36,7 +37,7 @@ def sync_source(source_id: int) -> str:
 
 
 def _fan_out(cycle: SyncCycle, names: list[str]) -> None:
-    for chunk in sync.chunks(names):
+    for chunk in chunked(names, sync.DESCRIBE_CHUNK):
         describe_jobs.delay(cycle.source_id, chunk, cycle.pk)
 
 

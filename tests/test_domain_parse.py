@@ -6,7 +6,8 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from jobs.domain.parse import MalformedResponse, parse_summary, parse_training_job
+from jobs.domain.parse import MAX_LENGTHS, MalformedResponse, clean_json, parse_summary, parse_training_job
+from jobs.models import FinalMetric, StatusTransition, TrainingJob
 from tests.factories import T0, describe_response
 
 
@@ -151,3 +152,38 @@ def test_summary_parses_and_rejects_missing_arn():
     del summary["TrainingJobArn"]
     with pytest.raises(MalformedResponse, match="TrainingJobArn"):
         parse_summary(summary)
+
+
+# The columns each MAX_LENGTHS entry guards: parse refuses what they cannot hold.
+GUARDED = {
+    "TrainingJobName": [(TrainingJob, "name")],
+    "TrainingJobArn": [(TrainingJob, "arn")],
+    "TrainingJobStatus": [(TrainingJob, "status")],
+    "SecondaryStatus": [(TrainingJob, "secondary_status"), (StatusTransition, "status")],
+    "InstanceType": [(TrainingJob, "instance_type")],
+    "Algorithm": [(TrainingJob, "algorithm")],
+    "S3Uri": [(TrainingJob, "output_path"), (TrainingJob, "model_artifacts")],
+    "RoleArn": [(TrainingJob, "role_arn")],
+    "TuningJobArn": [(TrainingJob, "tuning_job_arn")],
+    "LabelingJobArn": [(TrainingJob, "labeling_job_arn")],
+    "WarmPoolStatus": [(TrainingJob, "warm_pool_status")],
+    "MetricName": [(FinalMetric, "name")],
+}
+
+
+def test_max_lengths_match_the_columns_they_guard():
+    assert set(GUARDED) == set(MAX_LENGTHS)
+    widths = {
+        (name, model.__name__, field): model._meta.get_field(field).max_length
+        for name, columns in GUARDED.items()
+        for model, field in columns
+    }
+    assert widths == {(name, model, field): MAX_LENGTHS[name] for name, model, field in widths}
+
+
+def test_clean_json_replaces_only_what_no_json_column_holds():
+    moment = datetime(2026, 1, 1, tzinfo=UTC)
+    cleaned = clean_json(
+        {"a\x00": ["nul\x00", "lone \ud800", float("nan"), float("inf"), 1.5, 2, True, None, moment], "b": b"\xff"}
+    )
+    assert cleaned == {"a\ufffd": ["nul\ufffd", "lone ?", "nan", "inf", 1.5, 2, True, None, moment], "b": "\ufffd"}

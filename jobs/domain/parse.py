@@ -54,56 +54,23 @@ def clean_text(value: str) -> str:
     return value.encode("utf-8", "replace").decode("utf-8").replace("\x00", "\ufffd")
 
 
-def _json_time(value: datetime) -> str:
-    """ISO 8601 as Django's JSON encoder writes it: milliseconds, "Z" for UTC."""
-    text = value.isoformat()
-    if value.microsecond:
-        text = text[:23] + text[26:]  # slicing beats isoformat's timespec argument
-    return text[:-6] + "Z" if text.endswith("+00:00") else text
-
-
 def clean_json(value: Any) -> Any:
-    """A parsed response made storable as JSON anywhere, in one walk.
+    """A parsed response with what no JSON column can hold replaced, in one walk.
 
-    Clean text, finite numbers, and timestamps as ISO 8601 strings.
+    Text loses NUL and lone surrogates (PostgreSQL's jsonb refuses both) and
+    NaN and infinities become strings (JSON has no such numbers). Timestamps
+    and everything else are left to the column's encoder.
     """
-    # Exact types first, leaves inline (the common case, a botocore
-    # response): a call per leaf and the isinstance chain below were most
-    # of the cost of a walk over a response's few hundred values.
-    kind = type(value)
-    if kind is dict:
-        out = {}
-        for k, v in value.items():
-            if type(k) is not str or not k.isascii() or "\x00" in k:
-                k = clean_text(str(k))
-            leaf = type(v)
-            if leaf is str:
-                if not v.isascii() or "\x00" in v:
-                    v = clean_text(v)
-            elif leaf is datetime:
-                v = _json_time(v)  # a response's second most common leaf
-            elif leaf is not int and leaf is not bool and v is not None:
-                v = clean_json(v)
-            out[k] = v
-        return out
-    if kind is list:
-        return [clean_json(v) for v in value]
-    if kind is str:
-        return value if value.isascii() and "\x00" not in value else clean_text(value)
-    if kind is int or kind is bool or value is None:
-        return value
     if isinstance(value, str):
         return clean_text(value)
-    if isinstance(value, datetime):
-        return _json_time(value)
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)  # JSON has no NaN or Infinity; PostgreSQL's jsonb refuses them
-    if isinstance(value, bytes | bytearray):
-        return clean_text(bytes(value).decode("utf-8", "replace"))
     if isinstance(value, dict):
         return {clean_text(str(k)): clean_json(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [clean_json(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, bytes | bytearray):
+        return clean_text(bytes(value).decode("utf-8", "replace"))
     return value
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from jobs.domain.chunks import chunked
+
 # A SearchExpression holds at most 20 filters.
 NAMES_PER_SEARCH = 20
 
@@ -20,8 +22,7 @@ def by_status(status: str) -> dict[str, Any]:
 
 def by_names(names: list[str]) -> Iterator[dict[str, Any]]:
     """Expressions matching exactly these jobs, NAMES_PER_SEARCH names each."""
-    for start in range(0, len(names), NAMES_PER_SEARCH):
-        group = names[start : start + NAMES_PER_SEARCH]
+    for group in chunked(names, NAMES_PER_SEARCH):
         yield {
             "Operator": "Or",
             "Filters": [{"Name": "TrainingJobName", "Operator": "Equals", "Value": name} for name in group],

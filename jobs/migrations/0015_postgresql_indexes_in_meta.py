@@ -53,7 +53,7 @@ def drop(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("jobs", "0012_gone_at_source"),
+        ("jobs", "0014_statustransition_position_integer"),
     ]
 
     operations = [
