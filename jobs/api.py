@@ -65,33 +65,6 @@ class JobPagination(PageNumberPagination):
         return _JobPaginator(object_list, per_page, self.flt, self.count)
 
 
-# The only columns a list row reads (job_data, job_cost): raw alone was most
-# of a page to decode, and each unused datetime column is a parse per row. A
-# column job_data reads that is missing here costs a query per row (the
-# query-count tests catch it).
-LIST_FIELDS = (
-    "arn",
-    "name",
-    "status",
-    "secondary_status",
-    "failure_reason",
-    "creation_time",
-    "training_start_time",
-    "training_end_time",
-    "last_modified_time",
-    "instance_type",
-    "instance_count",
-    "instance_groups",
-    "reported_billable_seconds",
-    "warm_pool_retained_seconds",
-    "billable_seconds",
-    "described_at",
-    "gone_at",
-    "tags",
-    "source__name",
-)
-
-
 def _jobs() -> Any:
     metrics = FinalMetric.objects.only("job_id", "name", "value").order_by("name")
     return TrainingJob.objects.select_related("source").prefetch_related(Prefetch("metrics", queryset=metrics))
@@ -123,7 +96,7 @@ def job_list(request: Request) -> Response:
         flt = JobFilter.from_query(request.query_params)
     except BadFilter as error:
         raise ValidationError({error.param: [str(error)]}) from error
-    queryset = flt.apply().select_related("source").only(*LIST_FIELDS)
+    queryset = flt.apply().for_list()
     count = flt.index_count()
     if count is None:
         # Counted without the source join the rows need: with it SQLite read

@@ -40,28 +40,6 @@ MAX_REFRESH_IDS = 200
 TAGS_SHOWN = 3
 ROW_TEMPLATE = "jobs/partials/job_row.html"
 ROWS_TEMPLATE = "jobs/partials/job_rows.html"
-# The only columns a row reads (the row partial, durations, cost): raw alone can be
-# tens of kilobytes per row, and each unused datetime column costs a parse.
-LIST_FIELDS = (
-    "name",
-    "status",
-    "secondary_status",
-    "creation_time",
-    "training_start_time",
-    "training_end_time",
-    "last_modified_time",
-    "instance_type",
-    "instance_count",
-    "instance_groups",
-    "is_spot",
-    "billable_seconds",
-    "reported_billable_seconds",
-    "warm_pool_retained_seconds",
-    "described_at",
-    "gone_at",
-    "tags",
-    "source__name",
-)
 
 COLUMNS = (
     ("name", "Name"),
@@ -193,7 +171,7 @@ def index(request: HttpRequest) -> HttpResponse:
         return HttpResponseBadRequest(str(error), content_type="text/plain; charset=utf-8")
     page = _page_number(request)
     now = timezone.now()
-    qs = flt.apply().select_related("source").only(*LIST_FIELDS)
+    qs = flt.apply().for_list()
     offset = (page - 1) * PAGE_SIZE
     # One row past the page says whether a next page exists without a count.
     jobs = page_of_jobs(flt, qs, offset, PAGE_SIZE + 1)
@@ -253,7 +231,7 @@ def running_rows(request: HttpRequest) -> JsonResponse:
     ids = parse_ids(request.GET.get("ids", ""), limit=MAX_REFRESH_IDS)
     metric = request.GET.get("metric", "").strip()
     now = timezone.now()
-    jobs = list(TrainingJob.objects.filter(pk__in=ids).select_related("source").only(*LIST_FIELDS)) if ids else []
+    jobs = list(TrainingJob.objects.filter(pk__in=ids).for_list()) if ids else []
     prices = price_table() if jobs else {}
     rows = _rows(jobs, metric, prices, now)
     row_context = _row_context(metric, now)
