@@ -1,17 +1,16 @@
 """The ingest outbox: a JobChange row for every job a store creates or whose status it moves."""
 
-import threading
 from datetime import timedelta
 
 import pytest
-from django.db import connections, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from jobs import ingest, maintenance
 from jobs.domain.parse import parse_summary, parse_training_job
 from jobs.models import JobChange, TrainingJob
 from tests.factories import T0, arn_of, describe_response
-from tests.test_ingest import _run_together
+from tests.test_ingest import race
 
 pytestmark = pytest.mark.django_db
 
@@ -136,20 +135,7 @@ def test_the_hourly_prune_deletes_only_the_changes_older_than_the_retention(sour
 
 
 def _race(source, responses):
-    errors = []
-    barrier = threading.Barrier(len(responses))
-
-    def worker(raw):
-        try:
-            barrier.wait()
-            store(source, raw)
-        except Exception as exc:  # pragma: no cover - reported below
-            errors.append(exc)
-        finally:
-            connections.close_all()
-
-    _run_together(worker, responses)
-    assert errors == []
+    race(lambda raw: store(source, raw), responses)
 
 
 @pytest.mark.django_db(transaction=True)

@@ -144,23 +144,7 @@ def test_needing_describe_covers_new_changed_and_running_only(source):
 
 @pytest.mark.django_db(transaction=True)
 def test_two_concurrent_stores_of_one_job_leave_one_consistent_row(source):
-    responses = [running("race-1"), finished("race-1")] * 3
-    errors = []
-    barrier = threading.Barrier(len(responses))
-
-    def worker(raw):
-        from django.db import connections
-
-        try:
-            barrier.wait()
-            store(source, raw)
-        except Exception as exc:  # pragma: no cover - reported below
-            errors.append(exc)
-        finally:
-            connections.close_all()
-
-    _run_together(worker, responses)
-    assert errors == []
+    race(lambda raw: store(source, raw), [running("race-1"), finished("race-1")] * 3)
     job = TrainingJob.objects.get(name="race-1")
     assert job.status == "Completed"
     assert [t.status for t in job.transitions.all()] == ["Starting", "Training", "Completed"]
@@ -285,22 +269,7 @@ def test_concurrent_batches_sharing_jobs_leave_consistent_rows(source):
     for k in range(6):
         order = names if k % 2 else list(reversed(names))
         batches.append([(running(n) if k < 3 else finished(n)) for n in order])
-    errors = []
-    barrier = threading.Barrier(len(batches))
-
-    def worker(responses):
-        from django.db import connections
-
-        try:
-            barrier.wait()
-            store_many(source, *(described(r, tags={"team": "x"}) for r in responses))
-        except Exception as exc:  # pragma: no cover - reported below
-            errors.append(exc)
-        finally:
-            connections.close_all()
-
-    _run_together(worker, batches)
-    assert errors == []
+    race(lambda responses: store_many(source, *(described(r, tags={"team": "x"}) for r in responses)), batches)
     assert TrainingJob.objects.count() == 6
     for job in TrainingJob.objects.all():
         assert job.status == "Completed"
@@ -309,13 +278,28 @@ def test_concurrent_batches_sharing_jobs_leave_consistent_rows(source):
         assert list(job.tag_rows.values_list("key", "value")) == [("team", "x")]
 
 
-def _run_together(worker, arguments) -> None:
-    """One thread per argument, all started before any is joined."""
+def race(task, arguments) -> None:
+    """Run ``task(argument)`` for every argument at once, one thread each, released together; none may raise."""
+    from django.db import connections
+
+    errors = []
+    barrier = threading.Barrier(len(arguments))
+
+    def worker(argument):
+        try:
+            barrier.wait()
+            task(argument)
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
     threads = [threading.Thread(target=worker, args=(argument,)) for argument in arguments]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
+    assert errors == []
 
 
 def test_every_parsed_member_is_stored_in_the_column_named_like_it(source):
