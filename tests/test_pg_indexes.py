@@ -9,6 +9,7 @@ from django.db.backends.sqlite3.base import DatabaseWrapper as SQLiteWrapper
 
 from jobs.indexes import PostgreSQLOnly
 from jobs.models import Source, TrainingJob
+from tests.factories import T0, arn_of
 
 # What the raw SQL of the old migrations 0007 and 0009 created (the statements
 # themselves are below): the declarations must build exactly these.
@@ -53,9 +54,17 @@ def test_postgresql_has_them_as_the_raw_sql_made_them() -> None:
 @pytest.mark.django_db
 def test_name_search_can_use_the_trigram_index() -> None:
     # The expression must be the one Django writes for icontains, or the index is never used.
+    # Rows and statistics, so the planner costs the indexes from data: on an empty
+    # table every index ties and it may walk any of them with a filter.
+    source = Source.objects.create(name="plan", region="us-east-1")
+    TrainingJob.objects.bulk_create(
+        TrainingJob(source=source, arn=arn_of(f"bert-{i}"), name=f"bert-{i}", status="Completed", creation_time=T0)
+        for i in range(2000)
+    )
     query = TrainingJob.objects.filter(name__icontains="resnet").values("id").query
     sql, params = query.sql_with_params()
     with connection.cursor() as cursor:
+        cursor.execute("ANALYZE jobs_trainingjob")
         cursor.execute("SET LOCAL enable_seqscan = off")
         cursor.execute(f"EXPLAIN {sql}", params)
         plan = "\n".join(row[0] for row in cursor)
