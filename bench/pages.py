@@ -58,7 +58,8 @@ def cases(detail_id: int) -> list[Case]:
         html_query = query
         api_query = query.replace("page=1000", "page=1000&page_size=50")
         out.append(Case(f"html.{key}", "/" + (f"?{html_query}" if html_query else ""), target, note))
-        out.append(Case(f"api.{key}", "/api/jobs/" + (f"?{api_query}" if api_query else ""), target, note))
+        # The budget for an API list page, whatever its filter.
+        out.append(Case(f"api.{key}", "/api/jobs/" + (f"?{api_query}" if api_query else ""), 30.0, note))
     out += [
         Case("api.export", "/api/jobs/?page_size=1000", 200.0, "1,000 rows in one request: the API's max page_size"),
         Case("html.detail", f"/jobs/{detail_id}/", 30.0, "a job with 50 transitions"),

@@ -12,57 +12,80 @@ from datetime import datetime
 from typing import Any
 
 from django.conf import settings
-from django.core.paginator import Page
-from django.core.paginator import Paginator as DjangoPaginator
 from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from rest_framework.decorators import api_view, permission_classes
-from rest_framework.exceptions import ValidationError
-from rest_framework.pagination import PageNumberPagination
+from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.pagination import BasePagination
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.utils.urls import remove_query_param, replace_query_param
 
 from jobs import costs
 from jobs.domain.dates import utc_iso
 from jobs.filters import BadFilter, JobFilter
 from jobs.models import FinalMetric, StatusTransition, TrainingJob
-from jobs.paging import page_of_jobs
+from jobs.paging import capped_count, page_of_jobs
 from jobs.serializers import job_data, job_detail_data
 from jobs.status import status_figures
 
 
-class _JobPaginator(DjangoPaginator):
-    """Django's paginator, given the count when the view knows a cheaper way to
-    it, and fetching a page through ``page_of_jobs`` (ids first past page 1)."""
+class JobPagination(BasePagination):
+    """Pages of a job list, counted like the jobs page: up to COUNT_CAP, then
+    "count_capped". "next" comes from one row past the page, so paging on past
+    the cap works; a page past the end is a 404 (as DRF's own paginator says).
+    """
 
-    def __init__(self, object_list: Any, per_page: int, flt: JobFilter, count: int | None) -> None:
-        super().__init__(object_list, per_page)
-        self.flt = flt
-        if count is not None:
-            self.count = count
-
-    def page(self, number: Any) -> Page:
-        number = self.validate_number(number)
-        offset = (number - 1) * self.per_page
-        return self._get_page(page_of_jobs(self.flt, self.object_list, offset, self.per_page), number, self)
-
-
-# No count cap: a filtered COUNT costs less than the page query itself, and a
-# COUNT over a LIMITed subquery was slower, not faster.
-class JobPagination(PageNumberPagination):
     page_size = 50
-    page_size_query_param = "page_size"
     # A 1,000-row export in one request.
     max_page_size = 1000
 
-    def __init__(self, flt: JobFilter, count: int | None = None) -> None:
+    def __init__(self, flt: JobFilter) -> None:
         self.flt = flt
-        self.count = count
 
-    def django_paginator_class(self, object_list: Any, per_page: int) -> DjangoPaginator:
-        return _JobPaginator(object_list, per_page, self.flt, self.count)
+    def paginate_queryset(self, queryset: Any, request: Request, view: Any = None) -> list[Any]:
+        self.request = request
+        self.size = _positive_int(request.query_params.get("page_size"), self.page_size, self.max_page_size)
+        try:
+            self.number = int(request.query_params.get("page", 1))
+        except ValueError:
+            raise NotFound("Invalid page.") from None
+        if self.number < 1:
+            raise NotFound("Invalid page.")
+        rows = page_of_jobs(self.flt, queryset, (self.number - 1) * self.size, self.size + 1)
+        if not rows and self.number > 1:
+            raise NotFound("Invalid page.")
+        self.has_next = len(rows) > self.size
+        self.count, self.count_capped = capped_count(self.flt)
+        return rows[: self.size]
+
+    def get_paginated_response(self, data: list[dict[str, Any]]) -> Response:
+        url = self.request.build_absolute_uri()
+        previous = None
+        if self.number == 2:
+            previous = remove_query_param(url, "page")
+        elif self.number > 2:
+            previous = replace_query_param(url, "page", self.number - 1)
+        return Response(
+            {
+                "count": self.count,
+                "count_capped": self.count_capped,
+                "next": replace_query_param(url, "page", self.number + 1) if self.has_next else None,
+                "previous": previous,
+                "results": data,
+            }
+        )
+
+
+def _positive_int(value: str | None, default: int, cutoff: int) -> int:
+    """A page size from the query string: a bad or missing value is the default, a big one the cutoff."""
+    try:
+        number = int(value) if value is not None else default
+    except ValueError:
+        return default
+    return min(number, cutoff) if number > 0 else default
 
 
 def _jobs() -> Any:
@@ -96,20 +119,13 @@ def job_list(request: Request) -> Response:
         flt = JobFilter.from_query(request.query_params)
     except BadFilter as error:
         raise ValidationError({error.param: [str(error)]}) from error
-    queryset = flt.apply().for_list()
-    count = flt.index_count()
-    if count is None:
-        # Counted without the source join the rows need: with it SQLite read
-        # whole rows (the raw JSON included) instead of an index; a name
-        # search's count is several times faster without it.
-        count = flt.counted().count()
-    paginator = JobPagination(flt, count=count)
-    page = paginator.paginate_queryset(queryset, request)
+    paginator = JobPagination(flt)
+    page = paginator.paginate_queryset(flt.apply().for_list(), request)
     now, prices = timezone.now(), costs.price_table()
     metrics = _final_metrics(page)
     data = [job_data(job, prices, now, metrics[job.pk]) for job in page]
     response = paginator.get_paginated_response(data)
-    if not count and (warnings := flt.unknown_values()):
+    if not paginator.count and (warnings := flt.unknown_values()):
         response.data["warnings"] = warnings
     return response
 

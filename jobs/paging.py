@@ -7,6 +7,22 @@ from typing import Any
 from jobs.filters import JobFilter
 from jobs.models import TrainingJob, TrainingJobQuerySet
 
+# Counting every match of a broad filter costs more than the page itself (a
+# name search over 1,000,000 jobs counts ten times longer than it pages):
+# past this many, the jobs page says "10,000+" and the API "count_capped".
+COUNT_CAP = 10_000
+
+
+def capped_count(flt: JobFilter, cap: int | None = None) -> tuple[int, bool]:
+    """(matches up to ``cap``, whether there are more) for ``flt``'s list."""
+    cap = COUNT_CAP if cap is None else cap
+    matched = flt.index_count(limit=cap + 1)
+    if matched is None:
+        # Counted without the source join the rows need: with it SQLite read
+        # whole rows (the raw JSON included) instead of an index.
+        matched = flt.counted()[: cap + 1].count()
+    return min(matched, cap), matched > cap
+
 
 def page_of_jobs(flt: JobFilter, rows: TrainingJobQuerySet, offset: int, limit: int) -> list[Any]:
     """Jobs ``offset`` to ``offset + limit`` of ``flt``'s list, fetched through ``rows``.

@@ -101,8 +101,9 @@ def test_writes_are_not_allowed(api: Client) -> None:
 def test_list_row(api: Client) -> None:
     make_job(tags={"team": "vision", "project": "resnet"})
     body = api.get("/api/jobs/").json()
-    assert set(body) == {"count", "next", "previous", "results"}
-    assert body["count"] == 1 and body["next"] is None and body["previous"] is None
+    assert set(body) == {"count", "count_capped", "next", "previous", "results"}
+    assert body["count"] == 1 and body["count_capped"] is False
+    assert body["next"] is None and body["previous"] is None
     row = body["results"][0]
     assert set(row) == LIST_FIELDS
     assert row["status"] == "Completed"
@@ -242,6 +243,33 @@ def test_default_page_size_is_50(api: Client) -> None:
 def test_page_out_of_range_is_404(api: Client) -> None:
     _jobs(2)
     assert api.get("/api/jobs/", {"page": 9}).status_code == 404
+    assert api.get("/api/jobs/", {"page": 0}).status_code == 404
+    assert api.get("/api/jobs/", {"page": "nonsense"}).status_code == 404
+
+
+def test_an_empty_list_is_a_page_not_a_404(api: Client) -> None:
+    body = api.get("/api/jobs/").json()
+    assert body["count"] == 0 and body["results"] == [] and body["next"] is None
+
+
+def test_a_bad_page_size_is_the_default(api: Client) -> None:
+    _jobs(51)
+    for size in ("nonsense", "0", "-3"):
+        assert len(api.get("/api/jobs/", {"page_size": size}).json()["results"]) == 50
+
+
+def test_count_is_capped_and_paging_goes_on_past_the_cap(api: Client, monkeypatch) -> None:
+    from jobs import paging
+
+    monkeypatch.setattr(paging, "COUNT_CAP", 2)
+    _jobs(5)
+    first = api.get("/api/jobs/", {"page_size": 2}).json()
+    assert first["count"] == 2 and first["count_capped"] is True
+    second = api.get(first["next"]).json()
+    third = api.get(second["next"]).json()
+    assert [r["name"] for r in second["results"] + third["results"]] == ["job-002", "job-001", "job-000"]
+    assert third["next"] is None and "page=2" in third["previous"]
+    assert "page=" not in second["previous"]
 
 
 # --- filters (the page's JobFilter) -----------------------------------------

@@ -148,9 +148,9 @@ def test_pagination_fetches_one_extra_row(logged_in, settings, monkeypatch):
 
 
 def test_match_count_is_capped(logged_in, monkeypatch):
-    from jobs.views import jobs_list
+    from jobs import paging
 
-    monkeypatch.setattr(jobs_list, "COUNT_CAP", 2)
+    monkeypatch.setattr(paging, "COUNT_CAP", 2)
     for i in range(4):
         make_job(f"c-{i}")
     response = logged_in.get("/")

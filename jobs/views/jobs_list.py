@@ -29,13 +29,10 @@ from jobs.costs import Prices, job_price, price_table
 from jobs.domain import statuses
 from jobs.filters import BadFilter, JobFilter, check_query, parse_ids, tag_param
 from jobs.models import FinalMetric, Source, TrainingJob, TrainingJobStatus
-from jobs.paging import page_of_jobs
+from jobs.paging import capped_count, page_of_jobs
 from jobs.templatetags.trainwatch import status_label
 
 PAGE_SIZE = 50
-# Counting every match of a filter over 100,000 rows costs more than the page
-# itself; past this many we say "10,000+".
-COUNT_CAP = 10_000
 MAX_REFRESH_IDS = 200
 TAGS_SHOWN = 3
 ROW_TEMPLATE = "jobs/partials/job_row.html"
@@ -178,9 +175,7 @@ def index(request: HttpRequest) -> HttpResponse:
     has_next = len(jobs) > PAGE_SIZE
     jobs = jobs[:PAGE_SIZE]
     filtered = _filtered(flt)
-    matched = flt.index_count(limit=COUNT_CAP + 1)
-    if matched is None:
-        matched = flt.counted()[: COUNT_CAP + 1].count()
+    matched, matched_capped = capped_count(flt)
 
     prices = price_table()
     rows = _rows(jobs, flt.metric, prices, now)
@@ -200,8 +195,8 @@ def index(request: HttpRequest) -> HttpResponse:
         "prev_url": "?" + urlencode({**filter_params, "page": page - 1}) if page > 1 else None,
         "first_index": offset + 1 if rows else 0,
         "last_index": offset + len(rows),
-        "matched": min(matched, COUNT_CAP),
-        "matched_capped": matched > COUNT_CAP,
+        "matched": matched,
+        "matched_capped": matched_capped,
         # (value, label) pairs for the filters' <select>s (jobs/partials/options.html).
         "status_options": [(value, status_label(value)) for value, _ in TrainingJobStatus.choices],
         "phase_options": _same_labels(statuses.SECONDARY_STATUSES),
