@@ -84,9 +84,7 @@ def source_health(
     if age is None:
         return SourceHealth(SyncState.NEVER, None, limit, "no cycle has finished without error yet")
     if last_cycle_abandoned:
-        return SourceHealth(
-            SyncState.UNFINISHED, age, limit, f"the last cycle never finished; last success {since}"
-        )
+        return SourceHealth(SyncState.UNFINISHED, age, limit, f"the last cycle never finished; last success {since}")
     if age > limit:
         return SourceHealth(
             SyncState.STALE,
