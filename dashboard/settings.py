@@ -239,6 +239,8 @@ AWS_MAX_ATTEMPTS = envint("AWS_MAX_ATTEMPTS", "3", minimum=1)
 # Sync cycles and sync errors older than this are pruned hourly; 0 keeps them all.
 TRAINWATCH_RETENTION_DAYS = envint("TRAINWATCH_RETENTION_DAYS", "30", minimum=0)
 TRAINWATCH_STATUS_PUBLIC = envbool("TRAINWATCH_STATUS_PUBLIC", "False")
+# How long the failures and status figures are shared between viewers (jobs/figures_cache.py).
+TRAINWATCH_FIGURES_CACHE_SECONDS = envint("TRAINWATCH_FIGURES_CACHE_SECONDS", "15", minimum=0)
 
 # --- Operations ---------------------------------------------------------------
 # /metrics answers a scraper with this bearer token, or from these networks.

@@ -87,6 +87,7 @@ from django.utils import timezone
 from jobs.costs import Prices, price_table, rate_for
 from jobs.domain import billing, statuses
 from jobs.domain.health import LATE_AFTER_INTERVALS
+from jobs.figures_cache import cached_figures
 from jobs.models import GONE, Source, TrainingJob
 
 RECENT_LIMIT = 10
@@ -396,6 +397,15 @@ def _sources(now: datetime, public: bool) -> list[dict[str, Any]]:
     return out
 
 
+def _totals(now: datetime) -> dict[str, Any]:
+    """The figures that add up many jobs: shared between viewers (jobs.figures_cache).
+
+    The running list and the sources' health stay live: they are cheap, and
+    a wall screen must show a broken sync at once.
+    """
+    return {"last_24h": _last_24h(now), "spend": _spend(now, price_table())}
+
+
 def status_figures(
     now: datetime | None = None, *, public: bool = False, running_limit: int | None = None
 ) -> dict[str, Any]:
@@ -411,9 +421,8 @@ def status_figures(
         "public": public,
         "running": running,
         "running_count": running_count,
-        "last_24h": _last_24h(now),
         "recent": _recent(now),
-        "spend": _spend(now, price_table()),
+        **cached_figures("status-totals", now, lambda: _totals(now)),
         "sources": _sources(now, public),
         "late_after_seconds": LATE_AFTER_INTERVALS * settings.TRAINWATCH_SYNC_INTERVAL,
         "gone_after": settings.TRAINWATCH_GONE_AFTER,

@@ -2,6 +2,7 @@ import botocore.retries.standard
 import botocore.retryhandler
 import pytest
 from django.contrib.auth.models import User
+from django.core.cache import cache
 
 from tests.factories import make_source
 
@@ -17,6 +18,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if item.get_closest_marker("slow"):
             item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True)
+def _no_figures_from_another_test():
+    """The failures and status figures are cached by the newest change's id, which a rolled-back test reuses."""
+    cache.clear()
 
 
 @pytest.fixture(autouse=True)

@@ -96,7 +96,11 @@ def test_constant_queries(logged_in, django_assert_num_queries, count):
     for i in range(count):
         # Ten distinct causes at most, several jobs each.
         _fail(f"f-{i}", f"Error kind {'abcdefghij'[i % 10]}: broke", T0 + timedelta(hours=i))
-    # session, user, groups, examples, trends
-    with django_assert_num_queries(5):
+    # session, user, newest change, groups, examples, trends
+    with django_assert_num_queries(6):
         response = logged_in.get("/failures/")
     assert sum(g.count for g in response.context["groups"]) == count
+    # Then from the cache (jobs.figures_cache): session, user, newest change.
+    with django_assert_num_queries(3):
+        again = logged_in.get("/failures/")
+    assert sum(g.count for g in again.context["groups"]) == count

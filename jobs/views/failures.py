@@ -24,6 +24,7 @@ from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET
 
 from jobs.domain import statuses
+from jobs.figures_cache import cached_figures
 from jobs.models import TrainingJob
 
 MAX_GROUPS = 50
@@ -155,7 +156,7 @@ def _add_trends(failed: QuerySet, groups: dict[str, FailureGroup], today: date) 
 @require_GET
 def failures(request: HttpRequest) -> HttpResponse:
     now = timezone.now()
-    groups, more = failure_groups(now)
+    groups, more = cached_figures("failures", now, lambda: failure_groups(now))
     # The groups' partial is a Jinja2 template (jobs/jinja2/, autoescaped): 50
     # groups of 14 trend bars were most of the page in the Django template language.
     groups_html = render_to_string(
