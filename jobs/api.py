@@ -8,23 +8,27 @@ public.
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
 from django.conf import settings
 from django.db.models import Prefetch
+from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
-from rest_framework.decorators import api_view, permission_classes
+from rest_framework.decorators import api_view, permission_classes, renderer_classes
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.pagination import BasePagination
 from rest_framework.permissions import IsAuthenticated
+from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.utils.urls import remove_query_param, replace_query_param
 
 from jobs import costs
 from jobs.domain.dates import utc_iso
+from jobs.export import csv_response
 from jobs.filters import BadFilter, JobFilter
 from jobs.models import FinalMetric, StatusTransition, TrainingJob
 from jobs.paging import capped_count, page_of_jobs
@@ -93,22 +97,24 @@ def _jobs() -> Any:
     return TrainingJob.objects.select_related("source").prefetch_related(Prefetch("metrics", queryset=metrics))
 
 
-def _final_metrics(jobs: list[TrainingJob]) -> dict[int, list[dict[str, Any]]]:
-    """Each job's final metrics as list rows, by name, in one query.
+class CSVRenderer(BaseRenderer):
+    """Lets ``?format=csv`` through DRF's content negotiation; job_list streams the file itself."""
 
-    Plain tuples, not a prefetch: building a FinalMetric per value and a
-    related manager per job cost more than the page's query.
-    """
-    by_job: dict[int, list[dict[str, Any]]] = {job.pk: [] for job in jobs}
-    rows = FinalMetric.objects.filter(job_id__in=list(by_job)).order_by("name").values_list("job_id", "name", "value")
-    for job_id, name, value in rows:
-        by_job[job_id].append({"name": name, "value": float(value)})
-    return by_job
+    media_type = "text/csv"
+    format = "csv"
+    charset = "utf-8"
+
+    def render(self, data: Any, accepted_media_type: str | None = None, renderer_context: Any = None) -> bytes:
+        # Only errors (a 400 or 401) are rendered here: as JSON text.
+        return json.dumps(data).encode() if data is not None else b""
 
 
 @api_view(["GET"])
-def job_list(request: Request) -> Response:
+@renderer_classes([JSONRenderer, CSVRenderer])
+def job_list(request: Request) -> Response | StreamingHttpResponse:
     """Jobs, filtered and sorted exactly like the jobs page (see JobFilter).
+
+    ``?format=csv``: every matching job as a streamed CSV (jobs.export), not a page.
 
     A query string no filter can use is a 400 naming the parameter. An empty
     list carries "warnings" when a filter value is one no job has and none
@@ -119,10 +125,12 @@ def job_list(request: Request) -> Response:
         flt = JobFilter.from_query(request.query_params)
     except BadFilter as error:
         raise ValidationError({error.param: [str(error)]}) from error
+    if request.accepted_renderer.format == "csv":
+        return csv_response(flt)
     paginator = JobPagination(flt)
     page = paginator.paginate_queryset(flt.apply().for_list(), request)
     now, prices = timezone.now(), costs.price_table()
-    metrics = _final_metrics(page)
+    metrics = FinalMetric.objects.by_job([job.pk for job in page])
     data = [job_data(job, prices, now, metrics[job.pk]) for job in page]
     response = paginator.get_paginated_response(data)
     if not paginator.count and (warnings := flt.unknown_values()):

@@ -445,11 +445,27 @@ class JobTag(models.Model):
         return f"{self.key}={self.value}"
 
 
+class FinalMetricManager(models.Manager):
+    def by_job(self, job_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
+        """Each job's final metrics as list rows (name, value), by name, in one query.
+
+        Plain tuples, not a prefetch: building a FinalMetric per value and a
+        related manager per job cost more than the list's own query.
+        """
+        by_job: dict[int, list[dict[str, Any]]] = {job_id: [] for job_id in job_ids}
+        rows = self.filter(job_id__in=job_ids).order_by("name").values_list("job_id", "name", "value")
+        for job_id, name, value in rows:
+            by_job[job_id].append({"name": name, "value": float(value)})
+        return by_job
+
+
 class FinalMetric(models.Model):
     job = models.ForeignKey(TrainingJob, on_delete=models.CASCADE, related_name="metrics")
     name = models.CharField(max_length=255)
     value = models.FloatField()
     timestamp = models.DateTimeField(null=True, blank=True)
+
+    objects = FinalMetricManager()
 
     class Meta:
         ordering = ["job", "name"]

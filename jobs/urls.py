@@ -7,6 +7,7 @@ app_name = "jobs"
 urlpatterns = [
     path("", views.index, name="index"),
     path("jobs/rows/", views.running_rows, name="running_rows"),
+    path("jobs.csv", views.jobs_csv, name="jobs_csv"),
     path("jobs/<int:job_id>/", views.job_detail, name="detail"),
     path("failures/", views.failures, name="failures"),
     path("status/", views.status, name="status"),

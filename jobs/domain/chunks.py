@@ -1,16 +1,22 @@
-"""Split a sequence into consecutive pieces: describe tasks, Search filters, IN lists."""
+"""Split items into consecutive pieces: describe tasks, Search filters, IN lists."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator
+from itertools import islice
 from typing import TypeVar
 
 T = TypeVar("T")
 
 
-def chunked(items: Sequence[T], size: int) -> Iterator[list[T]]:
-    """Consecutive lists of at most ``size`` items, in order; none for an empty sequence."""
+def chunked(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    """Consecutive lists of at most ``size`` items, in order; none for an empty iterable.
+
+    Reads ``items`` lazily, so a generator or a queryset's iterator() is
+    consumed one chunk at a time.
+    """
     if size < 1:
         raise ValueError(f"chunk size must be at least 1, not {size}")
-    for start in range(0, len(items), size):
-        yield list(items[start : start + size])
+    iterator = iter(items)
+    while chunk := list(islice(iterator, size)):
+        yield chunk

@@ -192,6 +192,8 @@ def index(request: HttpRequest) -> HttpResponse:
         "page": page,
         "has_next": has_next,
         "next_url": "?" + urlencode({**filter_params, "page": page + 1}),
+        # Every row of the filtered list, in the list's order (jobs.export).
+        "csv_url": reverse("jobs:jobs_csv") + ("?" + urlencode(filter_params) if filter_params else ""),
         "prev_url": "?" + urlencode({**filter_params, "page": page - 1}) if page > 1 else None,
         "first_index": offset + 1 if rows else 0,
         "last_index": offset + len(rows),
