@@ -19,6 +19,11 @@ inserts in batches instead of one transaction per job).
 from __future__ import annotations
 
 import argparse
+import contextlib
+import functools
+import itertools
+import json
+import os
 import time
 from collections.abc import Iterable, Iterator
 from datetime import datetime
@@ -29,6 +34,7 @@ from bench import _setup
 DAY = 86400.0
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
+CHUNK = 2000  # jobs per transaction
 
 
 class Generator:
@@ -67,105 +73,323 @@ class Generator:
         return raw, {tag["Key"]: tag["Value"] for tag in self.renderer.tags(i)}
 
 
+class RowMaker:
+    """A job's rows as the sync's first describe writes them, ready for a bulk write.
+
+    The response goes through the product's own mapping (``parse_training_job``,
+    ``jobs.ingest._detail_fields``, ``merge_transitions``, ``_jsonable``); only
+    the last step differs from ingest: values are turned into what the
+    database driver takes (JSON text, adapted datetimes) without a model
+    instance or a field's ``get_db_prep_save`` per value, which were most of
+    the generator's time.
+    """
+
+    def __init__(self, source_id: int, now: datetime) -> None:
+        from django.db import connection
+        from django.db.models import DateTimeField, JSONField
+
+        from jobs.models import TrainingJob
+
+        self.source_id = source_id
+        self.now = now
+        fields = list(TrainingJob._meta.concrete_fields)
+        self.job_columns = [f.column for f in fields]
+        # A new row's defaults, then what ingest's INSERT sets: the same columns in the same order.
+        self.defaults = {f.name: f.get_default() for f in fields if not f.primary_key}
+        adapt_time = connection.ops.adapt_datetimefield_value
+        self.adapt_time = adapt_time
+        self.convert: list[tuple[str, Any]] = []
+        for f in fields:
+            if isinstance(f, JSONField):
+                conv = functools.partial(json.dumps, cls=f.encoder)
+            elif isinstance(f, DateTimeField):
+                conv = adapt_time
+            else:
+                conv = functools.partial(_plain, f, connection)
+            self.convert.append((f.name, conv))
+
+    def rows(self, job_id: int, raw: dict[str, Any], tags: dict[str, str]) -> _JobRows:
+        from jobs.domain.parse import clean_text, parse_training_job
+        from jobs.domain.timeline import merge_transitions
+        from jobs.ingest import _detail_fields, _jsonable
+
+        parsed = parse_training_job(raw)
+        tags = {clean_text(str(k)): clean_text(str(v)) for k, v in tags.items()}
+        now = self.now
+        values = {
+            **self.defaults,
+            **_detail_fields(parsed, now),
+            "id": job_id,
+            "source": self.source_id,
+            "arn": parsed.arn,
+            "raw": _jsonable(raw),
+            "last_modified_time": parsed.last_modified_time,
+            "described_at": now,
+            "described_last_modified_time": parsed.last_modified_time,
+            "tags": tags,
+            "tags_fetched_at": now,
+        }
+        job = tuple([conv(values[name]) for name, conv in self.convert])
+        adapt = self.adapt_time
+        transitions = [
+            (job_id, k, t.status, adapt(t.start_time), adapt(t.end_time), t.message)
+            for k, t in enumerate(merge_transitions([], parsed.transitions))
+        ]
+        incoming = {m.name: (m.value, m.timestamp) for m in parsed.metrics}
+        metrics = [(job_id, name, value, adapt(ts)) for name, (value, ts) in incoming.items()]
+        tag_rows = [(job_id, k[:128], v[:256]) for k, v in tags.items()]
+        return job, transitions, metrics, tag_rows
+
+
+_JobRows = tuple[tuple[Any, ...], list[tuple[Any, ...]], list[tuple[Any, ...]], list[tuple[Any, ...]]]
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+
+
+def _plain(field: Any, connection: Any, value: Any) -> Any:
+    """A str/int/float/bool/None is what the driver takes for these columns; anything else through the field."""
+    return value if type(value) in _PLAIN else field.get_db_prep_save(value, connection)
+
+
+def _tables() -> list[tuple[Any, list[str]]]:
+    """(model, columns) per table, in write order; child rows leave their id to the database."""
+    from jobs.models import FinalMetric, JobTag, StatusTransition, TrainingJob
+
+    def columns(model: Any, names: tuple[str, ...]) -> list[str]:
+        return [model._meta.get_field(n).column for n in names]
+
+    return [
+        (TrainingJob, [f.column for f in TrainingJob._meta.concrete_fields]),
+        (
+            StatusTransition,
+            columns(StatusTransition, ("job", "position", "status", "start_time", "end_time", "message")),
+        ),
+        (FinalMetric, columns(FinalMetric, ("job", "name", "value", "timestamp"))),
+        (JobTag, columns(JobTag, ("job", "key", "value"))),
+    ]
+
+
+def write_rows(tables: list[tuple[Any, list[str]]], rows: list[list[tuple[Any, ...]]]) -> None:
+    """One bulk write per table: COPY on PostgreSQL, one executemany elsewhere."""
+    from django.db import connection
+
+    qn = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        for (model, columns), table_rows in zip(tables, rows, strict=True):
+            if not table_rows:
+                continue
+            table = qn(model._meta.db_table)
+            names = ", ".join(qn(c) for c in columns)
+            if connection.vendor == "postgresql":
+                with cursor.cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
+                    for row in table_rows:
+                        copy.write_row(row)
+            else:
+                cursor.executemany(
+                    f"INSERT INTO {table} ({names}) VALUES ({', '.join(['%s'] * len(columns))})", table_rows
+                )
+
+
+def store_chunk(
+    maker: RowMaker, first_id: int, items: Iterable[tuple[dict[str, Any], dict[str, str]]]
+) -> dict[str, int]:
+    """Map and write one chunk of (response, tags) in one transaction; job ids from ``first_id`` on."""
+    from django.db import transaction
+
+    tables = _tables()
+    jobs: list[tuple[Any, ...]] = []
+    transitions: list[tuple[Any, ...]] = []
+    metrics: list[tuple[Any, ...]] = []
+    tags: list[tuple[Any, ...]] = []
+    for k, (raw, job_tags) in enumerate(items):
+        job, t, m, g = maker.rows(first_id + k, raw, job_tags)
+        jobs.append(job)
+        transitions += t
+        metrics += m
+        tags += g
+    with transaction.atomic():
+        write_rows(tables, [jobs, transitions, metrics, tags])
+    return {"jobs": len(jobs), "transitions": len(transitions), "metrics": len(metrics), "tags": len(tags)}
+
+
 def bulk_store(
     source: Any,
     items: Iterable[tuple[dict[str, Any], dict[str, str]]],
     *,
     now: datetime,
-    batch: int = 2000,
+    batch: int = CHUNK,
     progress: Any = None,
 ) -> dict[str, int]:
-    """Store (response, tags) pairs as ``store_description`` would, in bulk.
+    """Store (response, tags) pairs as a first ``store_description`` would, in bulk, in this process.
 
-    Same rows as the real path: parsed by ``parse_training_job``, mapped by
-    ``_detail_fields``, transitions through ``merge_transitions``, raw through
-    ``_jsonable``, tags as the JSON column and as JobTag rows. Values go
-    through each field's ``get_db_prep_save`` (what bulk_create does), then
-    one ``executemany`` per table and batch: Django's bulk_create spent 80%
-    of its time assembling SQL text for a million small rows.
+    Same rows as the real path (see ``RowMaker``), written a batch per
+    transaction without the sync's per-job locking: the database is new and
+    nothing else writes to it.
     """
-    from django.db import connection, transaction
     from django.db.models import Max
 
-    from jobs.domain.parse import parse_training_job
-    from jobs.domain.timeline import merge_transitions
-    from jobs.ingest import _detail_fields, _jsonable
-    from jobs.models import FinalMetric, JobTag, StatusTransition, TrainingJob
+    from jobs.models import TrainingJob
 
-    counts = {"jobs": 0, "transitions": 0, "metrics": 0, "tags": 0}
+    counts = dict.fromkeys(("jobs", "transitions", "metrics", "tags"), 0)
     next_id = (TrainingJob.objects.aggregate(m=Max("id"))["m"] or 0) + 1
-    adapt = connection.ops.adapt_datetimefield_value
-
-    def insert(model: Any, columns: list[str], rows: list[tuple[Any, ...]]) -> None:
-        if not rows:
-            return
-        qn = connection.ops.quote_name
-        sql = (
-            f"INSERT INTO {qn(model._meta.db_table)} ({', '.join(qn(c) for c in columns)}) "
-            f"VALUES ({', '.join(['%s'] * len(columns))})"
-        )
-        with connection.cursor() as cursor:
-            cursor.executemany(sql, rows)
-
-    job_fields = [f for f in TrainingJob._meta.concrete_fields]
-    job_columns = [f.column for f in job_fields]
-
-    def flush(pending: list[tuple[TrainingJob, Any, dict[str, str]]]) -> None:
-        jobs, transitions, metrics, tag_rows = [], [], [], []
-        for job, parsed, tags in pending:
-            jobs.append(tuple(f.get_db_prep_save(getattr(job, f.attname), connection) for f in job_fields))
-            for k, tr in enumerate(merge_transitions([], parsed.transitions)):
-                transitions.append((job.pk, k, tr.status, adapt(tr.start_time), adapt(tr.end_time), tr.message))
-            incoming = {m.name: (m.value, m.timestamp) for m in parsed.metrics}
-            metrics.extend((job.pk, name, value, adapt(ts)) for name, (value, ts) in incoming.items())
-            tag_rows.extend((job.pk, k[:128], v[:256]) for k, v in tags.items())
-        with transaction.atomic():
-            insert(TrainingJob, job_columns, jobs)
-            insert(StatusTransition, ["job_id", "position", "status", "start_time", "end_time", "message"], transitions)
-            insert(FinalMetric, ["job_id", "name", "value", "timestamp"], metrics)
-            insert(JobTag, ["job_id", "key", "value"], tag_rows)
-        counts["jobs"] += len(jobs)
-        counts["transitions"] += len(transitions)
-        counts["metrics"] += len(metrics)
-        counts["tags"] += len(tag_rows)
-
-    pending: list[tuple[TrainingJob, Any, dict[str, str]]] = []
-    for raw, tags in items:
-        parsed = parse_training_job(raw)
-        job = TrainingJob(
-            id=next_id,
-            source=source,
-            arn=parsed.arn,
-            last_modified_time=parsed.last_modified_time,
-            tags=tags,
-            tags_fetched_at=now,
-            raw=_jsonable(raw),
-            described_at=now,
-            described_last_modified_time=parsed.last_modified_time,
-            **_detail_fields(parsed, now),
-        )
-        next_id += 1
-        pending.append((job, parsed, tags))
-        if len(pending) >= batch:
-            flush(pending)
-            pending = []
-            if progress:
-                progress(counts)
-    if pending:
-        flush(pending)
-    _reset_sequences([TrainingJob, StatusTransition, FinalMetric, JobTag])
+    maker = RowMaker(source.pk, now)
+    iterator = iter(items)
+    while chunk := list(itertools.islice(iterator, batch)):
+        for key, n in store_chunk(maker, next_id, chunk).items():
+            counts[key] += n
+        next_id += len(chunk)
+        if progress:
+            progress(counts)
+    reset_sequences()
     return counts
 
 
-def _reset_sequences(models: list[Any]) -> None:
+def reset_sequences() -> None:
     """Explicit ids leave PostgreSQL's sequences behind; the next ORM insert would collide."""
     from django.core.management.color import no_style
     from django.db import connection
 
-    statements = connection.ops.sequence_reset_sql(no_style(), models)
+    statements = connection.ops.sequence_reset_sql(no_style(), [model for model, _ in _tables()])
     with connection.cursor() as cursor:
         for sql in statements:
             cursor.execute(sql)
+
+
+# --- parallel load (one process per core maps and writes; the database does the rest) -----------
+
+_worker: dict[str, Any] = {}
+
+
+def _init_worker(jobs: int, seed: int, now: datetime, days: float, running: int, source_id: int) -> None:
+    _worker["generator"] = Generator(jobs, seed=seed, now=now, days=days, running=running)
+    _worker["maker"] = RowMaker(source_id, now)
+
+
+def _load_span(span: tuple[int, int, int]) -> tuple[dict[str, int], int, float]:
+    """Jobs ``start`` to ``stop`` (ids from ``first_id``): counts, this worker's pid and RSS."""
+    start, stop, first_id = span
+    generator = _worker["generator"]
+    counts = store_chunk(_worker["maker"], first_id, (generator.response(i) for i in range(start, stop)))
+    return counts, os.getpid(), rss_mb()
+
+
+def load(
+    generator_args: dict[str, Any],
+    source_id: int,
+    *,
+    workers: int,
+    chunk: int = CHUNK,
+    progress: Any = None,
+) -> dict[str, int]:
+    """Generate and store ``generator_args["jobs"]`` jobs in ``workers`` processes, a chunk per transaction.
+
+    Every job is a pure function of (seed, index), so which process makes it
+    changes nothing; chunks are handed out in index order, so the tables are
+    written roughly in creation order, as a sync would over time.
+    """
+    import multiprocessing
+
+    from django.db import connections
+    from django.db.models import Max
+
+    from jobs.models import TrainingJob
+
+    jobs = generator_args["jobs"]
+    first_id = (TrainingJob.objects.aggregate(m=Max("id"))["m"] or 0) + 1
+    spans = [(s, min(s + chunk, jobs), first_id + s) for s in range(0, jobs, chunk)]
+    counts = dict.fromkeys(("jobs", "transitions", "metrics", "tags"), 0)
+    worker_rss: dict[int, float] = {}
+    # A forked child must open its own connection, never share the parent's socket.
+    connections.close_all()
+    context = multiprocessing.get_context("fork")
+    init_args = (
+        jobs,
+        generator_args["seed"],
+        generator_args["now"],
+        generator_args["days"],
+        generator_args["running"],
+        source_id,
+    )
+    with context.Pool(workers, initializer=_init_worker, initargs=init_args) as pool:
+        for done, pid, rss in pool.imap_unordered(_load_span, spans):
+            for key, n in done.items():
+                counts[key] += n
+            worker_rss[pid] = rss
+            if progress:
+                progress(counts, worker_rss)
+    reset_sequences()
+    return counts
+
+
+# --- indexes: built once after the load instead of maintained row by row -------------------------
+
+
+def _index_definitions() -> list[tuple[str, str, str]]:
+    """(kind, name, SQL that recreates it) for the secondary indexes and constraints of the job tables."""
+    from django.db import connection
+
+    tables = [model._meta.db_table for model, _ in _tables()]
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "SELECT c.contype, c.conname, format('ALTER TABLE %%I ADD CONSTRAINT %%I %%s', "
+                "c.conrelid::regclass::text, c.conname, pg_get_constraintdef(c.oid)) "
+                "FROM pg_constraint c WHERE c.conrelid::regclass::text = ANY(%s) AND c.contype IN ('u', 'f') "
+                "ORDER BY c.contype DESC, c.conname",
+                [tables],
+            )
+            found = [("constraint-" + kind, name, sql) for kind, name, sql in cursor.fetchall()]
+            cursor.execute(
+                "SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid) FROM pg_index i "
+                "WHERE i.indrelid::regclass::text = ANY(%s) AND NOT i.indisprimary AND NOT EXISTS "
+                "(SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid AND c.contype IN ('p', 'u', 'x')) "
+                "ORDER BY 1",
+                [tables],
+            )
+            found += [("index", name, sql) for name, sql in cursor.fetchall()]
+        else:
+            # Indexes SQLite made for a column's UNIQUE have no SQL and stay.
+            marks = ", ".join(["%s"] * len(tables))
+            cursor.execute(
+                f"SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL "
+                f"AND tbl_name IN ({marks}) ORDER BY name",
+                tables,
+            )
+            found = [("index", name, sql) for name, sql in cursor.fetchall()]
+    # Unique constraints before indexes, foreign keys last (they validate against the loaded rows).
+    order = {"constraint-u": 0, "index": 1, "constraint-f": 2}
+    return sorted(found, key=lambda d: (order[d[0]], d[1]))
+
+
+@contextlib.contextmanager
+def indexes_built_after() -> Iterator[None]:
+    """Drop the job tables' secondary indexes and constraints, then recreate them from their own definitions.
+
+    The definitions are read from the database the migrations built
+    (``pg_get_indexdef``, ``pg_get_constraintdef``, SQLite's stored SQL) and
+    compared afterwards, so the result is what the migrations made; the
+    primary keys stay. Building an index over sorted rows once is much
+    cheaper than keeping ~25 of them up to date through a million inserts.
+    """
+    from django.db import connection
+
+    definitions = _index_definitions()
+    qn = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        for kind, name, sql in reversed(definitions):
+            if kind == "index":
+                cursor.execute(f"DROP INDEX {qn(name)}")
+            else:
+                table = sql.split(" ")[2]
+                cursor.execute(f"ALTER TABLE {table} DROP CONSTRAINT {qn(name)}")
+    yield
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SET maintenance_work_mem = '1GB'")  # this session only: sorts in memory
+        for _kind, _name, sql in definitions:
+            cursor.execute(sql)
+    rebuilt = _index_definitions()
+    if rebuilt != definitions:
+        raise RuntimeError(f"indexes differ after the load: {sorted(set(rebuilt) ^ set(definitions))}")
 
 
 def analyze() -> None:
@@ -178,42 +402,91 @@ def analyze() -> None:
         cursor.execute("VACUUM ANALYZE" if connection.vendor == "postgresql" else "ANALYZE")
 
 
+def rss_mb() -> float:
+    with open("/proc/self/statm") as f:
+        pages = int(f.read().split()[1])
+    return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--jobs", type=int, default=100_000)
     parser.add_argument("--running", type=int, default=500, help="the newest N jobs are still running")
     parser.add_argument("--days", type=float, default=180, help="history the jobs are spread over")
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--batch", type=int, default=2000)
+    parser.add_argument("--batch", type=int, default=CHUNK, help="jobs per transaction")
+    parser.add_argument(
+        "--workers", type=int, default=0, help="processes that map and write (default: 2 on PostgreSQL, 1 on SQLite)"
+    )
     parser.add_argument("--db", default="bench.sqlite3", help="SQLite file under bench/results/ (no DATABASE_URL)")
+    parser.add_argument("--output", help="JSON summary path (default: bench/results/generate-<db>-<time>.json)")
     args = parser.parse_args(argv)
 
     url = _setup.setup(args.db, fresh=True)
     from django.db import connection
     from django.utils import timezone
 
+    from bench.report import Summary
     from jobs.models import Source
 
-    print(f"generating {args.jobs:,} jobs into {connection.vendor} ({url.split('@')[-1]})")
+    # SQLite has one writer at a time: more processes would only wait for its lock.
+    workers = args.workers or (2 if connection.vendor == "postgresql" else 1)
+    if connection.vendor != "postgresql":
+        workers = 1
+    print(f"generating {args.jobs:,} jobs into {connection.vendor} ({url.split('@')[-1]}), {workers} worker(s)")
     now = timezone.now()
     source = Source.objects.create(name="prod-us-east-1", region="us-east-1", account_id=ACCOUNT, last_success_at=now)
     Source.objects.create(name="research-eu-west-1", region="eu-west-1", account_id=ACCOUNT, last_success_at=now)
-    generator = Generator(args.jobs, seed=args.seed, now=now, days=args.days, running=args.running)
+    every = 100_000 if args.jobs >= 500_000 else 10_000
     started = time.perf_counter()
+    samples: list[dict[str, float]] = []
+    shown = [0]
 
-    def progress(counts: dict[str, int]) -> None:
-        if counts["jobs"] % 10_000 == 0:
-            rate = counts["jobs"] / (time.perf_counter() - started)
-            print(f"  {counts['jobs']:>7,} jobs  {counts['transitions']:>9,} transitions  ({rate:,.0f} jobs/s)")
+    def progress(counts: dict[str, int], worker_rss: dict[int, float] | None = None) -> None:
+        if counts["jobs"] // every == shown[0] // every and counts["jobs"] != args.jobs:
+            return
+        shown[0] = counts["jobs"]
+        elapsed = time.perf_counter() - started
+        rss = max(worker_rss.values()) if worker_rss else rss_mb()
+        load1 = os.getloadavg()[0]
+        samples.append({"jobs": counts["jobs"], "seconds": elapsed, "rss_mb": rss, "load": load1})
+        print(
+            f"  {counts['jobs']:>9,} jobs  {counts['transitions']:>10,} transitions  "
+            f"{counts['jobs'] / elapsed:>6,.0f} jobs/s  RSS {rss:6.1f} MB{' a worker' if worker_rss else ''}"
+            f"  load {load1:.1f}",
+            flush=True,
+        )
 
-    counts = bulk_store(source, generator.responses(), now=now, batch=args.batch, progress=progress)
+    with indexes_built_after():
+        if workers > 1:
+            gen_args = {"jobs": args.jobs, "seed": args.seed, "now": now, "days": args.days, "running": args.running}
+            counts = load(gen_args, source.pk, workers=workers, chunk=args.batch, progress=progress)
+        else:
+            generator = Generator(args.jobs, seed=args.seed, now=now, days=args.days, running=args.running)
+            counts = bulk_store(source, generator.responses(), now=now, batch=args.batch, progress=progress)
+        loaded = time.perf_counter() - started
+        print(f"  rows written in {loaded:.0f} s ({counts['jobs'] / loaded:,.0f} jobs/s); building indexes", flush=True)
+    indexed = time.perf_counter() - started
     analyze()
     elapsed = time.perf_counter() - started
     print(
-        f"done in {elapsed:.0f} s: {counts['jobs']:,} jobs, {counts['transitions']:,} transitions, "
-        f"{counts['metrics']:,} metrics, {counts['tags']:,} tags"
+        f"done in {elapsed:.0f} s ({args.jobs / elapsed:,.0f} jobs/s; indexes {indexed - loaded:.0f} s, "
+        f"analyze {elapsed - indexed:.0f} s): {counts['jobs']:,} jobs, {counts['transitions']:,} transitions, "
+        f"{counts['metrics']:,} metrics, {counts['tags']:,} tags",
+        flush=True,
     )
     _describe_population()
+    summary = Summary(
+        "generate",
+        meta={"jobs": args.jobs, "workers": workers, "batch": args.batch, "counts": counts, "samples": samples},
+    )
+    summary.add("generate.jobs_per_s", args.jobs / elapsed, "jobs/s", better="higher", note="rows, indexes, analyze")
+    summary.add("generate.seconds", elapsed, "s", target=1800.0 if args.jobs >= 1_000_000 else None)
+    summary.add("generate.load_seconds", loaded, "s")
+    summary.add("generate.index_seconds", indexed - loaded, "s")
+    summary.add("generate.analyze_seconds", elapsed - indexed, "s")
+    summary.add("generate.max_rss_mb", max((s["rss_mb"] for s in samples), default=rss_mb()), "MB")
+    summary.publish(args.output)
     return 0
 
 
