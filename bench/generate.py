@@ -447,13 +447,17 @@ def main(argv: list[str] | None = None) -> int:
             return
         shown[0] = counts["jobs"]
         elapsed = time.perf_counter() - started
-        rss = max(worker_rss.values()) if worker_rss else rss_mb()
+        main_rss = rss_mb()
+        rss = max(worker_rss.values()) if worker_rss else main_rss
         load1 = os.getloadavg()[0]
-        samples.append({"jobs": counts["jobs"], "seconds": elapsed, "rss_mb": rss, "load": load1})
+        samples.append(
+            {"jobs": counts["jobs"], "seconds": elapsed, "rss_mb": rss, "main_rss_mb": main_rss, "load": load1}
+        )
         print(
             f"  {counts['jobs']:>9,} jobs  {counts['transitions']:>10,} transitions  "
-            f"{counts['jobs'] / elapsed:>6,.0f} jobs/s  RSS {rss:6.1f} MB{' a worker' if worker_rss else ''}"
-            f"  load {load1:.1f}",
+            f"{counts['jobs'] / elapsed:>6,.0f} jobs/s  RSS {main_rss:5.0f} MB"
+            + (f" (largest worker {rss:.0f} MB)" if worker_rss else "")
+            + f"  load {load1:.1f}",
             flush=True,
         )
 
