@@ -11,9 +11,10 @@ at ``now``, so vocabulary and proportions live in one place (64% completed,
 one job in 1,000 a long spot job with exactly 50 transitions: the detail
 benchmark's case). The newest ``--running`` jobs are shown as a sync saw
 them while they ran. Each response goes through the product's own mapping:
-``jobs.domain.parse.parse_training_job``, ``jobs.ingest._detail_fields``,
-``merge_transitions`` and ``_jsonable``; only the writes differ (bulk
-inserts in batches instead of one transaction per job).
+``jobs.domain.parse.parse_training_job``, then ``jobs.ingest.new_job_rows``
+(the rows ``store_descriptions`` inserts for a new job, its ``JobChange``
+included); only the writes differ (COPY or one ``executemany`` per table
+and chunk instead of the sync's locked bulk inserts).
 """
 
 from __future__ import annotations
@@ -74,74 +75,48 @@ class Generator:
 
 
 class RowMaker:
-    """A job's rows as the sync's first describe writes them, ready for a bulk write.
+    """A job's rows as the sync's first describe writes them, as tuples for a bulk write.
 
-    The response goes through the product's own mapping (``parse_training_job``,
-    ``jobs.ingest._detail_fields``, ``merge_transitions``, ``_jsonable``); only
-    the last step differs from ingest: values are turned into what the
-    database driver takes (JSON text, adapted datetimes) without a model
-    instance or a field's ``get_db_prep_save`` per value, which were most of
-    the generator's time.
+    The rows are the ones ``jobs.ingest.new_job_rows`` builds, the mapping
+    ``store_descriptions`` inserts a new job with; only the last step
+    differs: each column's value goes to the driver as is when it is a plain
+    str/int/float/bool/None, as JSON text or an adapted datetime for those
+    columns, and through the field's ``get_db_prep_save`` otherwise, with no
+    bulk insert's per-value field chain.
     """
 
     def __init__(self, source_id: int, now: datetime) -> None:
         from django.db import connection
         from django.db.models import DateTimeField, JSONField
 
-        from jobs.models import TrainingJob
-
         self.source_id = source_id
         self.now = now
-        fields = list(TrainingJob._meta.concrete_fields)
-        self.job_columns = [f.column for f in fields]
-        # A new row's defaults, then what ingest's INSERT sets: the same columns in the same order.
-        self.defaults = {f.name: f.get_default() for f in fields if not f.primary_key}
-        adapt_time = connection.ops.adapt_datetimefield_value
-        self.adapt_time = adapt_time
-        self.convert: list[tuple[str, Any]] = []
-        for f in fields:
-            if isinstance(f, JSONField):
-                conv = functools.partial(json.dumps, cls=f.encoder)
-            elif isinstance(f, DateTimeField):
-                conv = adapt_time
-            else:
-                conv = functools.partial(_plain, f, connection)
-            self.convert.append((f.name, conv))
+        self.convert: dict[type, list[tuple[str, Any]]] = {}
+        for model, fields in _tables():
+            convert = []
+            for f in fields:
+                if isinstance(f, JSONField):
+                    conv = functools.partial(json.dumps, cls=f.encoder)
+                elif isinstance(f, DateTimeField):
+                    conv = connection.ops.adapt_datetimefield_value
+                else:
+                    conv = functools.partial(_plain, f, connection)
+                convert.append((f.attname, conv))
+            self.convert[model] = convert
 
-    def rows(self, job_id: int, raw: dict[str, Any], tags: dict[str, str]) -> _JobRows:
-        from jobs.domain.parse import clean_text, parse_training_job
-        from jobs.domain.timeline import merge_transitions
-        from jobs.ingest import _detail_fields, _jsonable
+    def rows(self, job_id: int, raw: dict[str, Any], tags: dict[str, str]) -> list[tuple[type, tuple[Any, ...]]]:
+        """(model, row) for the job ``raw`` describes, the job first, with id ``job_id``."""
+        from jobs.domain.parse import parse_training_job
+        from jobs.ingest import Description, new_job_rows
 
-        parsed = parse_training_job(raw)
-        tags = {clean_text(str(k)): clean_text(str(v)) for k, v in tags.items()}
-        now = self.now
-        values = {
-            **self.defaults,
-            **_detail_fields(parsed, now),
-            "id": job_id,
-            "source": self.source_id,
-            "arn": parsed.arn,
-            "raw": _jsonable(raw),
-            "last_modified_time": parsed.last_modified_time,
-            "described_at": now,
-            "described_last_modified_time": parsed.last_modified_time,
-            "tags": tags,
-            "tags_fetched_at": now,
-        }
-        job = tuple([conv(values[name]) for name, conv in self.convert])
-        adapt = self.adapt_time
-        transitions = [
-            (job_id, k, t.status, adapt(t.start_time), adapt(t.end_time), t.message)
-            for k, t in enumerate(merge_transitions([], parsed.transitions))
-        ]
-        incoming = {m.name: (m.value, m.timestamp) for m in parsed.metrics}
-        metrics = [(job_id, name, value, adapt(ts)) for name, (value, ts) in incoming.items()]
-        tag_rows = [(job_id, k[:128], v[:256]) for k, v in tags.items()]
-        return job, transitions, metrics, tag_rows
+        item = Description(parse_training_job(raw), raw, tags)
+        out = []
+        for obj in new_job_rows(self.source_id, item, now=self.now, job_id=job_id):
+            model = type(obj)
+            out.append((model, tuple([conv(getattr(obj, name)) for name, conv in self.convert[model]])))
+        return out
 
 
-_JobRows = tuple[tuple[Any, ...], list[tuple[Any, ...]], list[tuple[Any, ...]], list[tuple[Any, ...]]]
 _PLAIN = frozenset({str, int, float, bool, type(None)})
 
 
@@ -150,42 +125,46 @@ def _plain(field: Any, connection: Any, value: Any) -> Any:
     return value if type(value) in _PLAIN else field.get_db_prep_save(value, connection)
 
 
-def _tables() -> list[tuple[Any, list[str]]]:
-    """(model, columns) per table, in write order; child rows leave their id to the database."""
-    from jobs.models import FinalMetric, JobTag, StatusTransition, TrainingJob
+def _tables() -> list[tuple[Any, list[Any]]]:
+    """(model, fields written) per table a new job has rows in, in write order.
 
-    def columns(model: Any, names: tuple[str, ...]) -> list[str]:
-        return [model._meta.get_field(n).column for n in names]
+    Child rows leave their id to the database.
+    """
+    from jobs.models import FinalMetric, JobChange, JobTag, StatusTransition, TrainingJob
 
-    return [
-        (TrainingJob, [f.column for f in TrainingJob._meta.concrete_fields]),
-        (
-            StatusTransition,
-            columns(StatusTransition, ("job", "position", "status", "start_time", "end_time", "message")),
-        ),
-        (FinalMetric, columns(FinalMetric, ("job", "name", "value", "timestamp"))),
-        (JobTag, columns(JobTag, ("job", "key", "value"))),
+    return [(TrainingJob, list(TrainingJob._meta.concrete_fields))] + [
+        (model, [f for f in model._meta.concrete_fields if not f.primary_key])
+        for model in (StatusTransition, FinalMetric, JobTag, JobChange)
     ]
 
 
-def write_rows(tables: list[tuple[Any, list[str]]], rows: list[list[tuple[Any, ...]]]) -> None:
+# What the progress lines and the summary call each table's rows, in ``_tables()``'s order.
+COUNTED = ("jobs", "transitions", "metrics", "tags", "changes")
+
+
+def _counts() -> dict[str, int]:
+    return dict.fromkeys(COUNTED, 0)
+
+
+def write_rows(tables: list[tuple[Any, list[Any]]], rows: dict[type, list[tuple[Any, ...]]]) -> None:
     """One bulk write per table: COPY on PostgreSQL, one executemany elsewhere."""
     from django.db import connection
 
     qn = connection.ops.quote_name
     with connection.cursor() as cursor:
-        for (model, columns), table_rows in zip(tables, rows, strict=True):
+        for model, fields in tables:
+            table_rows = rows.get(model)
             if not table_rows:
                 continue
             table = qn(model._meta.db_table)
-            names = ", ".join(qn(c) for c in columns)
+            names = ", ".join(qn(f.column) for f in fields)
             if connection.vendor == "postgresql":
                 with cursor.cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
                     for row in table_rows:
                         copy.write_row(row)
             else:
                 cursor.executemany(
-                    f"INSERT INTO {table} ({names}) VALUES ({', '.join(['%s'] * len(columns))})", table_rows
+                    f"INSERT INTO {table} ({names}) VALUES ({', '.join(['%s'] * len(fields))})", table_rows
                 )
 
 
@@ -196,19 +175,13 @@ def store_chunk(
     from django.db import transaction
 
     tables = _tables()
-    jobs: list[tuple[Any, ...]] = []
-    transitions: list[tuple[Any, ...]] = []
-    metrics: list[tuple[Any, ...]] = []
-    tags: list[tuple[Any, ...]] = []
+    rows: dict[type, list[tuple[Any, ...]]] = {model: [] for model, _ in tables}
     for k, (raw, job_tags) in enumerate(items):
-        job, t, m, g = maker.rows(first_id + k, raw, job_tags)
-        jobs.append(job)
-        transitions += t
-        metrics += m
-        tags += g
+        for model, row in maker.rows(first_id + k, raw, job_tags):
+            rows[model].append(row)
     with transaction.atomic():
-        write_rows(tables, [jobs, transitions, metrics, tags])
-    return {"jobs": len(jobs), "transitions": len(transitions), "metrics": len(metrics), "tags": len(tags)}
+        write_rows(tables, rows)
+    return {key: len(rows[model]) for key, (model, _) in zip(COUNTED, tables, strict=True)}
 
 
 def bulk_store(
@@ -229,7 +202,7 @@ def bulk_store(
 
     from jobs.models import TrainingJob
 
-    counts = dict.fromkeys(("jobs", "transitions", "metrics", "tags"), 0)
+    counts = _counts()
     next_id = (TrainingJob.objects.aggregate(m=Max("id"))["m"] or 0) + 1
     maker = RowMaker(source.pk, now)
     iterator = iter(items)
@@ -296,7 +269,7 @@ def load(
     jobs = generator_args["jobs"]
     first_id = (TrainingJob.objects.aggregate(m=Max("id"))["m"] or 0) + 1
     spans = [(s, min(s + chunk, jobs), first_id + s) for s in range(0, jobs, chunk)]
-    counts = dict.fromkeys(("jobs", "transitions", "metrics", "tags"), 0)
+    counts = _counts()
     worker_rss: dict[int, float] = {}
     # A forked child must open its own connection, never share the parent's socket.
     connections.close_all()

@@ -9,7 +9,7 @@ from django.utils import timezone
 from bench.generate import Generator, _index_definitions, bulk_store, indexes_built_after
 from jobs import ingest
 from jobs.domain.parse import parse_training_job
-from jobs.models import FinalMetric, JobTag, StatusTransition, TrainingJob
+from jobs.models import FinalMetric, JobChange, JobTag, StatusTransition, TrainingJob
 
 pytestmark = pytest.mark.django_db
 
@@ -22,6 +22,7 @@ INDICES = [*range(0, 30), *range(495, 505), *range(JOBS - 60, JOBS)]
 def stored_rows() -> dict[str, list]:
     """Everything a job's rows hold, by ARN, without the database's own ids."""
     job_fields = [f.attname for f in TrainingJob._meta.concrete_fields if not f.primary_key]
+    change_fields = [f.attname for f in JobChange._meta.concrete_fields if f.name not in ("id", "job")]
     return {
         "jobs": list(TrainingJob.objects.order_by("arn").values_list(*job_fields)),
         "transitions": list(
@@ -33,6 +34,7 @@ def stored_rows() -> dict[str, list]:
             FinalMetric.objects.order_by("job__arn", "name").values_list("job__arn", "name", "value", "timestamp")
         ),
         "tags": list(JobTag.objects.order_by("job__arn", "key").values_list("job__arn", "key", "value")),
+        "changes": list(JobChange.objects.order_by("job__arn").values_list("job__arn", *change_fields)),
     }
 
 
@@ -49,6 +51,7 @@ def test_bulk_rows_are_what_the_sync_stores(source, generated):
     bulk = stored_rows()
     assert counts["jobs"] == len(INDICES) == len(bulk["jobs"])
     assert counts["transitions"] == len(bulk["transitions"])
+    assert counts["changes"] == len(bulk["changes"]) == len(INDICES)
 
     TrainingJob.objects.all().delete()
     descriptions = [ingest.Description(parse_training_job(raw), raw, tags) for raw, tags in items]
