@@ -449,7 +449,7 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"done in {elapsed:.0f} s ({args.jobs / elapsed:,.0f} jobs/s; indexes {indexed - loaded:.0f} s, "
         f"analyze {elapsed - indexed:.0f} s): {counts['jobs']:,} jobs, {counts['transitions']:,} transitions, "
-        f"{counts['metrics']:,} metrics, {counts['tags']:,} tags",
+        f"{counts['metrics']:,} metrics, {counts['tags']:,} tags, {counts['changes']:,} job changes",
         flush=True,
     )
     _describe_population()
