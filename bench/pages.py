@@ -2,6 +2,8 @@
 
     python -m bench.generate                     # once: 100,000 jobs
     python -m bench.generate --jobs 2000 --db bench-small.sqlite3   # once: for query counts at 2k
+    DATABASE_URL=postgres://postgres@127.0.0.1:5499/bench python -m bench.pages \
+        --small-db postgres://postgres@127.0.0.1:5499/bench2k      # PostgreSQL, counted at 2k there too
     python -m bench.pages                        # test client + gunicorn on loopback
     python -m bench.pages --requests 100 --only html.newest,api.newest
     DATABASE_URL=postgres://postgres@127.0.0.1:5499/bench python -m bench.pages
@@ -10,8 +12,9 @@ Every case is timed twice: through Django's test client (in process: view,
 middleware, templates; no HTTP) and through gunicorn on loopback (one sync
 worker, DEBUG=0, measured at the client, so the loopback round trip is
 included). Each gets warm-up requests, then ``--requests`` timed ones (p50,
-p95). SQL queries are counted on one request; with ``--small-db`` (default
-bench/results/bench-small.sqlite3 when it exists, SQLite only) they are
+p95). SQL queries are counted on one request; with ``--small-db`` (a file
+under bench/results/, by default bench-small.sqlite3 when it exists and the
+database is SQLite, or a database URL such as a small PostgreSQL one) they are
 counted there too, to show the count does not grow with the number of jobs.
 """
 
@@ -170,7 +173,7 @@ def login_client() -> Any:
     return client
 
 
-def small_db_counts(db: Path, paths: dict[str, str]) -> dict[str, int]:
+def small_db_counts(url: str, paths: dict[str, str]) -> dict[str, int]:
     """Query counts on a small database, in a child process (Django binds one database per process)."""
     code = (
         "import json, sys\n"
@@ -187,10 +190,9 @@ def small_db_counts(db: Path, paths: dict[str, str]) -> dict[str, int]:
     )
     import json
 
-    env = {**os.environ}
-    env.pop("DATABASE_URL", None)
+    env = {**os.environ, "DATABASE_URL": url}
     result = subprocess.run(
-        [sys.executable, "-c", code, db.name, json.dumps(paths)],
+        [sys.executable, "-c", code, "unused.sqlite3", json.dumps(paths)],
         cwd=_setup.ROOT,
         env=env,
         capture_output=True,
@@ -229,7 +231,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--requests", type=int, default=50)
     parser.add_argument("--db", default="bench.sqlite3")
-    parser.add_argument("--small-db", default="bench-small.sqlite3")
+    parser.add_argument(
+        "--small-db", default="bench-small.sqlite3", help="file under bench/results/, or a database URL"
+    )
     parser.add_argument("--only", default="", help="comma-separated case names")
     parser.add_argument("--no-http", action="store_true", help="test client only")
     parser.add_argument("--explain", action="store_true", help="print each query's time and plan, then stop")
@@ -265,9 +269,13 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     small: dict[str, int] = {}
-    small_db = _setup.RESULTS / args.small_db
-    if connection.vendor == "sqlite" and small_db.exists():
-        small = small_db_counts(small_db, {c.name: c.path.replace(str(detail), "{detail}") for c in selected})
+    small_url = None
+    if "://" in args.small_db:
+        small_url = args.small_db
+    elif connection.vendor == "sqlite" and (_setup.RESULTS / args.small_db).exists():
+        small_url = _setup.sqlite_url(args.small_db)
+    if small_url:
+        small = small_db_counts(small_url, {c.name: c.path.replace(str(detail), "{detail}") for c in selected})
 
     def client_fetch(path: str) -> tuple[int, int]:
         response = client.get(path)

@@ -240,6 +240,18 @@ def store_description(
     return store_descriptions(source, [Description(parsed, raw, tags)], now=now)[0]
 
 
+def new_job_rows(source_id: int, item: Description, *, now: datetime, job_id: int) -> list[models.Model]:
+    """The unsaved rows ``store_descriptions`` inserts for a job it does not know yet, the job first.
+
+    The job (with id ``job_id``), its transitions, final metrics, tags and
+    its ``JobChange``: for a bulk loader of a fresh database (``bench.generate``)
+    that writes them without the sync's locking, and so stores what the
+    sync would, from this one mapping.
+    """
+    pending = _pending(0, item.parsed, item.raw, item.tags, now)
+    return [_job(source_id, item.parsed.arn, pending, now, id=job_id), *_created_rows(job_id, source_id, pending, now)]
+
+
 @dataclass
 class _Pending:
     """The response of a batch kept for one ARN, mapped to columns."""
@@ -280,16 +292,8 @@ def store_descriptions(source: Source, items: Sequence[Description], *, now: dat
         transitions, metrics = _load_children([row["id"] for row in live.values()])
         writes = _Writes()
         for arn, job in created.items():
-            pending = batch[arn]
-            outcomes[pending.index] = Outcome.CREATED
-            writes.transitions(job.pk, [], merge_transitions([], pending.parsed.transitions))
-            writes.metrics(job.pk, {m.name: (m.value, m.timestamp) for m in pending.parsed.metrics}, replace=False)
-            if pending.tags is not None:
-                writes.tags(job.pk, pending.tags, replace=False)
-            parsed = pending.parsed
-            writes.changes.append(
-                _change(job.pk, source.pk, None, parsed.status, parsed.secondary_status, parsed.last_modified_time, now)
-            )
+            outcomes[batch[arn].index] = Outcome.CREATED
+            writes.add(_created_rows(job.pk, source.pk, batch[arn], now))
         for arn, row in live.items():
             pending = batch[arn]
             changed = _update_row(row, pending, writes, now)
@@ -329,10 +333,48 @@ def _newest_per_arn(items: Sequence[Description], outcomes: list[Outcome], now: 
         item = items[i]
         # Tags carry no version: ones read alongside an older response of the batch still count.
         tags = item.tags if item.tags is not None else read_tags.get(arn)
-        if tags is not None:
-            tags = {clean_text(str(k)): clean_text(str(v)) for k, v in tags.items()}
-        batch[arn] = _Pending(i, item.parsed, tags, _detail_fields(item.parsed, now), _jsonable(item.raw))
+        batch[arn] = _pending(i, item.parsed, item.raw, tags, now)
     return batch
+
+
+def _pending(
+    index: int, parsed: ParsedJob, raw: dict[str, Any], tags: dict[str, str] | None, now: datetime
+) -> _Pending:
+    if tags is not None:
+        tags = {clean_text(str(k)): clean_text(str(v)) for k, v in tags.items()}
+    return _Pending(index, parsed, tags, _detail_fields(parsed, now), _jsonable(raw))
+
+
+def _created_rows(job_id: int, source_id: int, pending: _Pending, now: datetime) -> list[models.Model]:
+    """A new job's child rows and its outbox row."""
+    parsed = pending.parsed
+    rows: list[models.Model] = [
+        *_transition_rows(job_id, merge_transitions([], parsed.transitions)),
+        *_metric_rows(job_id, {m.name: (m.value, m.timestamp) for m in parsed.metrics}),
+    ]
+    if pending.tags is not None:
+        rows += _tag_rows(job_id, pending.tags)
+    status, secondary = parsed.status, parsed.secondary_status
+    rows.append(_change(job_id, source_id, None, status, secondary, parsed.last_modified_time, now))
+    return rows
+
+
+def _transition_rows(job_id: int, merged: list[Transition], start: int = 0) -> list[StatusTransition]:
+    """``merged``'s steps from position ``start`` on."""
+    return [
+        StatusTransition(
+            job_id=job_id, position=i, status=t.status, start_time=t.start_time, end_time=t.end_time, message=t.message
+        )
+        for i, t in enumerate(merged[start:], start=start)
+    ]
+
+
+def _metric_rows(job_id: int, metrics: dict[str, tuple[float, datetime | None]]) -> list[FinalMetric]:
+    return [FinalMetric(job_id=job_id, name=name, value=value, timestamp=ts) for name, (value, ts) in metrics.items()]
+
+
+def _tag_rows(job_id: int, tags: dict[str, str]) -> list[JobTag]:
+    return [JobTag(job_id=job_id, key=k[:128], value=v[:256]) for k, v in tags.items()]
 
 
 def _is_stale(stored: datetime | None, incoming: datetime | None) -> bool:
@@ -512,29 +554,21 @@ class _Writes:
             kept += 1
         if kept < len(known):
             self.transitions_from[job_id] = kept
-        self.children[StatusTransition].extend(
-            StatusTransition(
-                job_id=job_id,
-                position=i,
-                status=t.status,
-                start_time=t.start_time,
-                end_time=t.end_time,
-                message=t.message,
-            )
-            for i, t in enumerate(merged[kept:], start=kept)
-        )
+        self.children[StatusTransition] += _transition_rows(job_id, merged, kept)
 
     def metrics(self, job_id: int, metrics: dict[str, tuple[float, datetime | None]], *, replace: bool) -> None:
         if replace:
             self.replaced[FinalMetric].append(job_id)
-        self.children[FinalMetric].extend(
-            FinalMetric(job_id=job_id, name=name, value=value, timestamp=ts) for name, (value, ts) in metrics.items()
-        )
+        self.children[FinalMetric] += _metric_rows(job_id, metrics)
 
     def tags(self, job_id: int, tags: dict[str, str], *, replace: bool) -> None:
         if replace:
             self.replaced[JobTag].append(job_id)
-        self.children[JobTag].extend(JobTag(job_id=job_id, key=k[:128], value=v[:256]) for k, v in tags.items())
+        self.children[JobTag] += _tag_rows(job_id, tags)
+
+    def add(self, rows: list[models.Model]) -> None:
+        for row in rows:
+            (self.changes if isinstance(row, JobChange) else self.children[type(row)]).append(row)
 
     def flush(self) -> None:
         # The rows are locked and exist: an upsert updates them all in one

@@ -40,6 +40,11 @@ WARM_LANES = (2700.0, 6300.0, 12600.0)  # owner's creation -> reuser's creation,
 WARM_LANE_LIMIT = 20 * 3600.0  # keeps an owner's life well inside MAX_LIFE on sparse schedules
 PREFERENCE_SHARE = 0.04  # jobs giving InstancePreferences (on-demand, homogeneous only)
 MAX_WAIT_SHARE = 0.08  # managed-spot jobs that end MaxWaitTimeExceeded
+# One job in LONG_HAUL_EVERY is a long managed-spot job interrupted LONG_HAUL_BREAKS times:
+# 5 + 6 x (Training, Interrupted, 5 start-up steps) + Training, Uploading, Completed = 50 transitions,
+# the detail page's benchmark case (bench/pages.py).
+LONG_HAUL_EVERY = 1000
+LONG_HAUL_BREAKS = 6
 _HEX_MULT = 2654435761  # odd, so i -> i*K mod 2**32 is a bijection: unique tuning-job names
 
 
@@ -266,7 +271,8 @@ class Population:
             itype = _weighted(hw.random(), texts.INSTANCE_TYPES)
             count = 1 if hw.random() < 0.75 else hw.randint(2, 8)
         # Warm pools do not work with managed spot.
-        spot = rng.random() < 0.2 and pair is None
+        long_haul = pair is None and i % LONG_HAUL_EVERY == LONG_HAUL_EVERY // 2
+        spot = long_haul or (rng.random() < 0.2 and pair is None)
         max_runtime = rng.choice((86400, 86400, 86400, 14400, 43200, 172800))
         keep_alive = rng.choice((600, 1800, 3600)) if not spot and rng.random() < 0.15 else None
         if pool_keep_alive is not None:
@@ -311,7 +317,7 @@ class Population:
                 # Half never get spot capacity at all, half lose it and never get it back.
                 outcome = "max_wait_never" if fields(extra, 3) < 0.5 else "max_wait_lost"
                 fail_kind = None
-        if owns is not None:
+        if owns is not None or long_haul:
             outcome, fail_kind = "completed", None
         if warm_from is not None and fail_kind in ("resource_limit", "capacity", "bad_image"):
             fail_kind = "algorithm"  # the pool's instances and image are already there
@@ -343,7 +349,7 @@ class Population:
                 fail("Starting", rng.uniform(5, 40))
                 return False
             add("Starting", rng.uniform(60, 300))
-            if rng.random() < 0.05:
+            if rng.random() < 0.05 and not long_haul:
                 add("Pending", rng.uniform(300, 1800))
             if first and fail_kind == "capacity":
                 fail("LaunchingMLInstances", rng.uniform(600, 2400), texts.MSG["LaunchingMLInstancesRetry"])
@@ -409,6 +415,8 @@ class Population:
                         breaks += ["Restarting"] * rng.randint(1, retry_attempts)
                 if outcome == "max_runtime":
                     breaks = []
+                if long_haul:
+                    breaks = ["Interrupted"] * LONG_HAUL_BREAKS
                 rng.shuffle(breaks)
                 segment = total / (len(breaks) + 1)
                 for k, brk in enumerate(breaks):

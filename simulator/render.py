@@ -348,7 +348,22 @@ def _metric_value(name: str, rng: Random) -> float:
 
 
 def to_datetimes(value: Any, key_name: str = "") -> Any:
-    """Wire form -> what boto3 hands back: epoch floats become aware UTC datetimes."""
+    """Wire form -> what boto3 hands back: epoch floats become aware UTC datetimes (new containers throughout)."""
+    kind = type(value)
+    if kind is dict:
+        # Leaves inline, containers by recursion: bench.generate converts a million responses.
+        out = {}
+        for k, v in value.items():
+            leaf = type(v)
+            if leaf is float:
+                if k.endswith("Time") or k == "Timestamp":
+                    v = datetime.fromtimestamp(v, UTC)
+            elif leaf is not str and leaf is not int and leaf is not bool and v is not None:
+                v = to_datetimes(v, k)
+            out[k] = v
+        return out
+    if kind is list:
+        return [to_datetimes(v, key_name) for v in value]
     if isinstance(value, dict):
         return {k: to_datetimes(v, k) for k, v in value.items()}
     if isinstance(value, list):
