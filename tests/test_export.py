@@ -95,8 +95,8 @@ def test_the_page_links_its_filtered_list(logged_in) -> None:
 
 def test_queries_do_not_grow_with_the_rows(logged_in, django_assert_max_num_queries) -> None:
     _jobs(30)
-    # session, user, keys, metric names, prices, rows, their metrics
-    with django_assert_max_num_queries(7):
+    # session, user, keys, metric names, prices, sources, rows, their metrics
+    with django_assert_max_num_queries(8):
         rows = _csv(logged_in.get("/jobs.csv"))
     assert len(rows) == 30
 
