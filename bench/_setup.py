@@ -16,6 +16,12 @@ ROOT = BENCH.parent
 RESULTS = BENCH / "results"
 
 
+def rss_mb() -> float:
+    """This process's resident memory, in MiB."""
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
 def sqlite_url(name: str) -> str:
     return f"sqlite:///{RESULTS / name}"
 

@@ -17,11 +17,6 @@ import time
 from bench import _setup
 
 
-def rss_mb() -> float:
-    with open("/proc/self/statm") as statm:
-        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--query", default="", help="the jobs page's query string, e.g. 'tag=team=search'")
@@ -37,12 +32,12 @@ def main() -> None:
     lines = csv_lines(flt)
     size = len(next(lines))
     header_s = time.perf_counter() - start
-    rows, samples = 0, [rss_mb()]
+    rows, samples = 0, [_setup.rss_mb()]
     for line in lines:
         rows += 1
         size += len(line)
         if rows % 10_000 == 0:
-            samples.append(rss_mb())
+            samples.append(_setup.rss_mb())
     total_s = time.perf_counter() - start
     print(f"query {args.query!r}: {rows:,} rows, {size / 2**20:.1f} MB of CSV")
     print(f"header after {header_s:.2f} s, last row after {total_s:.2f} s: {rows / total_s:,.0f} rows/s")

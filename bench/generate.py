@@ -242,7 +242,7 @@ def _load_span(span: tuple[int, int, int]) -> tuple[dict[str, int], int, float]:
     start, stop, first_id = span
     generator = _worker["generator"]
     counts = store_chunk(_worker["maker"], first_id, (generator.response(i) for i in range(start, stop)))
-    return counts, os.getpid(), rss_mb()
+    return counts, os.getpid(), _setup.rss_mb()
 
 
 def load(
@@ -375,12 +375,6 @@ def analyze() -> None:
         cursor.execute("VACUUM ANALYZE" if connection.vendor == "postgresql" else "ANALYZE")
 
 
-def rss_mb() -> float:
-    with open("/proc/self/statm") as f:
-        pages = int(f.read().split()[1])
-    return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--jobs", type=int, default=100_000)
@@ -420,7 +414,7 @@ def main(argv: list[str] | None = None) -> int:
             return
         shown[0] = counts["jobs"]
         elapsed = time.perf_counter() - started
-        main_rss = rss_mb()
+        main_rss = _setup.rss_mb()
         rss = max(worker_rss.values()) if worker_rss else main_rss
         load1 = os.getloadavg()[0]
         samples.append(
@@ -462,7 +456,7 @@ def main(argv: list[str] | None = None) -> int:
     summary.add("generate.load_seconds", loaded, "s")
     summary.add("generate.index_seconds", indexed - loaded, "s")
     summary.add("generate.analyze_seconds", elapsed - indexed, "s")
-    summary.add("generate.max_rss_mb", max((s["rss_mb"] for s in samples), default=rss_mb()), "MB")
+    summary.add("generate.max_rss_mb", max((s["rss_mb"] for s in samples), default=_setup.rss_mb()), "MB")
     summary.publish(args.output)
     return 0
 

@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import copy
 import gc
-import os
 import time
 import tracemalloc
 from datetime import timedelta
@@ -43,12 +42,6 @@ def path_of(batch: int, describe_chunk: int) -> str:
     if batch == 100:
         return "a full Search page: running jobs, by status"
     return "no path of the sync"
-
-
-def rss_mb() -> float:
-    with open("/proc/self/statm") as f:
-        pages = int(f.read().split()[1])
-    return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -90,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     cpu = 0.0  # this process's CPU seconds in the same spans (the machine may be shared)
     window = 0.0
     gc.collect()
-    base_rss = rss_mb()
+    base_rss = _setup.rss_mb()
     began = time.monotonic()
     done = args.jobs
     pending: list[tuple[dict, dict]] = []
@@ -113,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
         if (i + 1) % SAMPLE_EVERY == 0 or i + 1 == args.jobs:
             traced = tracemalloc.get_traced_memory()[0] / 2**20 if args.tracemalloc else 0.0
             n = (i + 1) % SAMPLE_EVERY or SAMPLE_EVERY
-            samples.append((i + 1, rss_mb(), traced, n / window))
+            samples.append((i + 1, _setup.rss_mb(), traced, n / window))
             window = 0.0
             print(
                 f"  {i + 1:>7,} jobs  {samples[-1][3]:>6,.0f}/s  RSS {samples[-1][1]:6.1f} MB"
