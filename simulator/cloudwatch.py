@@ -96,10 +96,11 @@ def _check_stat(stat: Any) -> str:
 def aggregate(values: list[float], stat: str) -> float:
     if stat == "SampleCount":
         return float(len(values))
+    # Ten significant digits: a one-sample period reads back the very value that was published.
     if stat == "Sum":
-        return round(sum(values), 6)
+        return float(f"{sum(values):.10g}")
     if stat == "Average":
-        return round(sum(values) / len(values), 6)
+        return float(f"{sum(values) / len(values):.10g}")
     if stat == "Minimum":
         return min(values)
     if stat == "Maximum":

@@ -70,7 +70,7 @@ def fmt(value: float) -> str:
     return text or "0"
 
 
-_INNER = re.compile(r'ErrorMessage "(.*)"', re.S)
+_INNER = re.compile(r'ErrorMessage "(.*?)"\n(?:Command|$)', re.S)
 
 
 def failure_lines(failure: str, fail_kind: str | None) -> list[str]:
