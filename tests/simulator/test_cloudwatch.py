@@ -260,3 +260,24 @@ def test_points_are_the_same_on_a_rebuilt_account(make_sim: Any) -> None:
     one = client_for(a, service="cloudwatch").get_metric_data(MetricDataQueries=q, **WIDE)["MetricDataResults"]
     two = client_for(b, service="cloudwatch").get_metric_data(MetricDataQueries=q, **WIDE)["MetricDataResults"]
     assert one == two and one[0]["Values"]
+
+
+@pytest.mark.parametrize(
+    ("attr", "service", "code", "status"),
+    [
+        ("server_error_rate", "cloudwatch", "InternalServiceError", 500),
+        ("unavailable_rate", "cloudwatch", "ServiceUnavailable", 503),
+        ("server_error_rate", "logs", "ServiceUnavailableException", 500),
+        ("unavailable_rate", "logs", "ServiceUnavailable", 503),
+    ],
+)
+def test_5xx_faults_reach_cloudwatch_and_logs(sim: Any, attr: str, service: str, code: str, status: int) -> None:
+    setattr(sim.faults, attr, 1.0)
+    client = client_for(sim, service=service)
+    with pytest.raises(ClientError) as err:
+        if service == "logs":
+            client.describe_log_streams(logGroupName="/aws/sagemaker/TrainingJobs")
+        else:
+            client.list_metrics(Namespace=NS)
+    assert err.value.response["Error"]["Code"] == code
+    assert err.value.response["ResponseMetadata"]["HTTPStatusCode"] == status
