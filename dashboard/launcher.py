@@ -217,8 +217,12 @@ class Launcher:
             ],
         )
         wait_for_port(port)
+        endpoint = f"http://127.0.0.1:{port}"
+        # One port serves all three services; botocore reads one variable per service id.
         self.env.update(
-            AWS_ENDPOINT_URL_SAGEMAKER=f"http://127.0.0.1:{port}",
+            AWS_ENDPOINT_URL_SAGEMAKER=endpoint,
+            AWS_ENDPOINT_URL_CLOUDWATCH=endpoint,
+            AWS_ENDPOINT_URL_CLOUDWATCH_LOGS=endpoint,
             AWS_ACCESS_KEY_ID="simulated",
             AWS_SECRET_ACCESS_KEY="simulated",
             AWS_DEFAULT_REGION=self.env.get("AWS_DEFAULT_REGION", "us-east-1"),

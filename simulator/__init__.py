@@ -1,4 +1,7 @@
-"""A simulated SageMaker account that speaks AWS's JSON 1.1 protocol on loopback.
+"""A simulated SageMaker account on loopback, with the CloudWatch metrics and logs of its jobs.
+
+One port speaks SageMaker (JSON 1.1), CloudWatch (JSON 1.0 and rpc-v2-cbor)
+and CloudWatch Logs (JSON 1.1), as botocore sends them (``wire.py``).
 
 Stands apart from the Django project (nothing here imports Django); run it
 as ``python -m simulator`` (``--help`` lists the flags).

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import threading
+from functools import lru_cache
 from typing import Any
 
+from . import logtext
+from .activity import JobActivity, host_types
 from .clock import Clock
 from .pace import Pace
 from .population import Event, JobPlan, Population
@@ -50,6 +53,8 @@ class Account:
         self._stops: dict[int, float] = {}
         # States that can no longer change, so filters over 100k jobs stay cheap after the first scan.
         self._settled: dict[int, State] = {}
+        self._activity = lru_cache(maxsize=4096)(self._build_activity)
+        self._streams = lru_cache(maxsize=512)(self._build_stream)
 
     def count(self, t: float) -> int:
         return self.population.count_at(t)
@@ -93,3 +98,38 @@ class Account:
                 return  # already on its way down; AWS accepts the repeat
             self._stops[i] = t
             self._settled.pop(i, None)
+
+    # --- what the job publishes to CloudWatch and CloudWatch Logs ------------------------
+    def activity(self, i: int) -> JobActivity:
+        """Job i's metric and utilization series (for its current timeline: a stop changes it)."""
+        return self._activity(i, self.events(i)[1])
+
+    def _build_activity(self, i: int, events: tuple[Event, ...]) -> JobActivity:
+        plan = self.population.plan(i)
+        static = self.renderer.static(i)
+        hosts = host_types(plan.instance_type, plan.instance_count, plan.instance_groups)
+        return JobActivity(plan.name, events, plan.events, static["metrics"], hosts)
+
+    def log_context(self, i: int) -> logtext.LogContext:
+        plan = self.population.plan(i)
+        static = self.renderer.static(i)
+        d = static["describe"]
+        channels = tuple(
+            (c["ChannelName"], c["DataSource"]["S3DataSource"]["S3Uri"]) for c in d.get("InputDataConfig", [])
+        )
+        image = d["AlgorithmSpecification"].get("TrainingImage") or d["AlgorithmSpecification"].get("AlgorithmName", "")
+        return logtext.LogContext(
+            channels=channels,
+            image=image,
+            output=d["ModelArtifacts"]["S3ModelArtifacts"],
+            epochs=logtext.epochs_of(tuple(d.get("HyperParameters", {}).items())),
+            failure=static["failure"] if self.events(i)[1][-1].status == "Failed" else None,
+            fail_kind=plan.fail_kind,
+        )
+
+    def stream(self, i: int, host: int, attempt: int) -> list[logtext.LogEvent]:
+        """Every planned line of one log stream (callers cut it at their now)."""
+        return self._streams(i, self.events(i)[1], host, attempt)
+
+    def _build_stream(self, i: int, events: tuple[Event, ...], host: int, attempt: int) -> list[logtext.LogEvent]:
+        return logtext.stream_events(self._activity(i, events), self.log_context(i), host, attempt)

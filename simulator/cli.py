@@ -101,9 +101,10 @@ def build(options: dict[str, Any]) -> SimulatedSageMaker:
 
 
 def banner(sim: SimulatedSageMaker) -> str:
+    url = sim.endpoint_url
     return (
-        f"Simulated SageMaker at {sim.endpoint_url} "
-        f"(export AWS_ENDPOINT_URL_SAGEMAKER={sim.endpoint_url}); Ctrl-C to stop"
+        f"Simulated SageMaker, CloudWatch and CloudWatch Logs at {url} (export AWS_ENDPOINT_URL_SAGEMAKER={url} "
+        f"AWS_ENDPOINT_URL_CLOUDWATCH={url} AWS_ENDPOINT_URL_CLOUDWATCH_LOGS={url}); Ctrl-C to stop"
     )
 
 
@@ -120,7 +121,10 @@ def serve(sim: SimulatedSageMaker, say: Callable[[str], object] = print) -> None
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m simulator", description="Serve a simulated SageMaker account.")
+    parser = argparse.ArgumentParser(
+        prog="python -m simulator",
+        description="Serve a simulated SageMaker account (with its CloudWatch metrics and logs).",
+    )
     add_arguments(parser)
 
     def say(line: str) -> None:

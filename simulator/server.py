@@ -1,8 +1,11 @@
-"""HTTP front door: SageMaker's JSON 1.1 protocol over a stdlib threading server."""
+"""HTTP front door: SageMaker, CloudWatch and CloudWatch Logs on one stdlib threading server.
+
+Which service and protocol a request speaks comes from ``wire.route``;
+this layer only draws faults, calls the operation and counts.
+"""
 
 from __future__ import annotations
 
-import json
 import socket
 import threading
 import time
@@ -12,12 +15,17 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from . import cloudwatch, logs, wire
 from .account import Account, ApiError
 from .faults import ERRORS, FaultInjector, malform
 from .operations import OPERATIONS, list_training_jobs
 
-CONTENT_TYPE = "application/x-amz-json-1.1"
 TARGET_PREFIX = "SageMaker."
+SERVICE_OPERATIONS: dict[str, dict[str, Callable[[Account, dict[str, Any]], dict[str, Any]]]] = {
+    "sagemaker": OPERATIONS,
+    "cloudwatch": cloudwatch.OPERATIONS,
+    "logs": logs.OPERATIONS,
+}
 
 
 class Stats:
@@ -48,7 +56,7 @@ class Stats:
 
 
 class Dispatcher:
-    """Target header + body -> (HTTP status, JSON body), or None to drop the connection."""
+    """One request -> (HTTP status, body dict) for its route, or None to drop the connection."""
 
     def __init__(
         self, account: Account, injector: FaultInjector, stats: Stats, filter_after_page: Callable[[], bool]
@@ -59,10 +67,15 @@ class Dispatcher:
         self.filter_after_page = filter_after_page
 
     def handle(self, target: str, raw: bytes) -> tuple[int, dict[str, Any]] | None:
-        op = target[len(TARGET_PREFIX) :] if target.startswith(TARGET_PREFIX) else ""
-        self.stats.add("calls", op or target or "<none>")
-        if op != "ListTrainingJobs" and op not in OPERATIONS:
-            return self._error(ApiError("UnknownOperationException", f"Unknown operation {target!r}."))
+        """A SageMaker JSON 1.1 request by its X-Amz-Target (what tests of that protocol call)."""
+        return self.dispatch(wire.route("/", {"X-Amz-Target": target}), raw)
+
+    def dispatch(self, route: wire.Route, raw: bytes) -> tuple[int, dict[str, Any]] | None:
+        op = route.op
+        self.stats.add("calls", op or route.target or "<none>")
+        known = SERVICE_OPERATIONS[route.service]
+        if not (op in known or (route.service == "sagemaker" and op == "ListTrainingJobs")):
+            return self._error(ApiError("UnknownOperationException", f"Unknown operation {route.target!r}."))
         fault, variant = self.injector.draw()
         latency = self.injector.faults.latency_ms
         if latency > 0:
@@ -73,18 +86,14 @@ class Dispatcher:
         if fault is not None:
             self.stats.add("faults", fault)
             code, status, message = ERRORS[fault]
+            code = wire.FAULT_CODES.get((route.service, fault), code)
             return status, {"__type": code, "message": message}
         try:
-            params = json.loads(raw or b"{}")
-        except ValueError:
-            return self._error(ApiError("SerializationException", "Request body is not valid JSON."))
-        if not isinstance(params, dict):
-            return self._error(ApiError("SerializationException", "Request body must be a JSON object."))
-        try:
+            params = wire.decode(route, raw)
             if op == "ListTrainingJobs":
                 body = list_training_jobs(self.account, params, self.filter_after_page())
             else:
-                body = OPERATIONS[op](self.account, params)
+                body = known[op](self.account, params)
         except ApiError as e:
             return self._error(e)
         if op == "DescribeTrainingJob" and variant is not None:
@@ -115,21 +124,23 @@ class _Handler(BaseHTTPRequestHandler):
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def do_GET(self) -> None:
-        # A readiness probe for scripts; SageMaker itself only takes POST.
-        self._send(200, {"service": "simulated-sagemaker"})
+        # A readiness probe for scripts; the services themselves only take POST.
+        self._send(wire.route("/", {}), 200, {"service": "simulated-sagemaker"})
 
     def do_POST(self) -> None:
         raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        result = self.server.dispatcher.handle(self.headers.get("X-Amz-Target", ""), raw)
+        route = wire.route(self.path, self.headers)
+        result = self.server.dispatcher.dispatch(route, raw)
         if result is None:
             self.close_connection = True
             return
-        self._send(*result)
+        self._send(route, *result)
 
-    def _send(self, status: int, body: dict[str, Any]) -> None:
-        data = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+    def _send(self, route: wire.Route, status: int, body: dict[str, Any]) -> None:
+        data, headers = wire.encode(route, status, body)
         self.send_response(status)
-        self.send_header("Content-Type", CONTENT_TYPE)
+        for name, value in headers.items():
+            self.send_header(name, value)
         self.send_header("Content-Length", str(len(data)))
         self.send_header("x-amzn-RequestId", str(uuid.uuid4()))
         self.end_headers()

@@ -150,3 +150,20 @@ RESOURCE_LIMIT = (
     "of {count} Instances. Please use AWS Service Quotas to request an increase for this quota."
 )
 INTERNAL = "InternalServerError: We encountered an internal error. Please try again."
+
+# instance type -> (vCPUs, GPUs, memory GiB). Trainium's NeuronCores are no GPUs: SageMaker
+# publishes no GPUUtilization for them.
+HARDWARE: dict[str, tuple[int, int, int]] = {
+    "ml.m5.xlarge": (4, 0, 16),
+    "ml.m5.4xlarge": (16, 0, 64),
+    "ml.c5.2xlarge": (8, 0, 16),
+    "ml.c5.xlarge": (4, 0, 8),
+    "ml.g4dn.xlarge": (4, 1, 16),
+    "ml.g5.2xlarge": (8, 1, 32),
+    "ml.g5.12xlarge": (48, 4, 192),
+    "ml.p3.2xlarge": (8, 1, 61),
+    "ml.p3.16xlarge": (64, 8, 488),
+    "ml.p4d.24xlarge": (96, 8, 1152),
+    "ml.p5.48xlarge": (192, 8, 2048),
+    "ml.trn1.32xlarge": (128, 0, 512),
+}

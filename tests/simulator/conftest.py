@@ -24,6 +24,8 @@ def dummy_aws(monkeypatch: pytest.MonkeyPatch) -> None:
         "AWS_SESSION_TOKEN",
         "AWS_ENDPOINT_URL",
         "AWS_ENDPOINT_URL_SAGEMAKER",
+        "AWS_ENDPOINT_URL_CLOUDWATCH",
+        "AWS_ENDPOINT_URL_CLOUDWATCH_LOGS",
         "AWS_RETRY_MODE",
         "AWS_MAX_ATTEMPTS",
     ):
@@ -53,11 +55,11 @@ def sim(make_sim: Callable[..., SimulatedSageMaker]) -> SimulatedSageMaker:
     return make_sim(jobs=200, seed=7)
 
 
-def client_for(sim: SimulatedSageMaker, attempts: int = 1, **config: Any) -> Any:
+def client_for(sim: SimulatedSageMaker, attempts: int = 1, service: str = "sagemaker", **config: Any) -> Any:
     """A boto3 client aimed at the simulator; no retries unless asked for."""
     retries = {"mode": "standard", "total_max_attempts": attempts}
     return boto3.client(
-        "sagemaker",
+        service,
         endpoint_url=sim.endpoint_url,
         region_name="us-east-1",
         config=Config(retries=retries, connect_timeout=5, read_timeout=10, **config),

@@ -1,4 +1,4 @@
-"""Check a response against botocore's SageMaker model, beyond what ParamValidator checks.
+"""Check a response against botocore's model of a service (SageMaker unless named), beyond ParamValidator.
 
 ParamValidator covers types, required members and unknown keys; this adds
 enums, string lengths and patterns, list lengths and integer ranges.
@@ -22,12 +22,12 @@ except ImportError:  # pragma: no cover - fall back to a close translation
 
 
 @cache
-def model() -> Any:
-    return botocore.session.get_session().get_service_model("sagemaker")
+def model(service: str = "sagemaker") -> Any:
+    return botocore.session.get_session().get_service_model(service)
 
 
-def output_shape(operation: str) -> Shape:
-    return model().operation_model(operation).output_shape
+def output_shape(operation: str, service: str = "sagemaker") -> Shape:
+    return model(service).operation_model(operation).output_shape
 
 
 @cache
