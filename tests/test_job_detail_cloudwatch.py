@@ -81,3 +81,20 @@ def test_queries_do_not_grow_with_points(logged_in, django_assert_num_queries, p
     with django_assert_num_queries(8):
         response = logged_in.get(f"/jobs/{job.pk}/")
     assert response.content.decode().count("<polyline") == 2 + 2 * 5
+
+
+def test_admin_lists_series_and_tails_read_only(client, db):
+    from django.contrib.auth.models import User
+
+    job = make_job("admin-cw-1")
+    store_series(job, "train:loss", series_points(job.training_start_time, 20))
+    store_tail(job, "algo-1", ["<b>bold</b>"])
+    client.force_login(User.objects.create_superuser("root", "r@example.org", "pw"))
+    for path in ("/admin/jobs/metricseries/", "/admin/jobs/logtail/"):
+        response = client.get(path)
+        assert response.status_code == 200
+        assert "admin-cw-1" in response.content.decode()
+    assert client.get("/admin/jobs/metricseries/add/").status_code == 403
+    tail = job.log_tails.get()
+    page = client.get(f"/admin/jobs/logtail/{tail.pk}/change/").content.decode()
+    assert "<b>bold</b>" not in page
