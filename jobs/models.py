@@ -609,16 +609,18 @@ class MetricSeries(models.Model):
     host = models.CharField(
         max_length=128, blank=True, help_text="Host dimension (<job>/algo-<n>); empty for algorithm metrics."
     )
-    points = models.BinaryField(default=bytes, editable=False)
     point_count = models.PositiveIntegerField(default=0)
     cursor = models.DateTimeField(
         null=True, blank=True, help_text="Timestamp of the newest stored point: the next fetch starts there."
     )
-    display = models.JSONField(
-        default=list, blank=True, help_text="[[epoch seconds, value], ...] downsampled for the charts."
+    display = models.BinaryField(
+        default=bytes, editable=False, help_text="The series downsampled for the charts, packed like the points."
     )
     last_value = models.FloatField(null=True, blank=True)
     updated_at = models.DateTimeField(default=timezone.now)
+    # Last, after every column the page reads: SQLite walks a large value's
+    # overflow pages to reach any column stored behind it.
+    points = models.BinaryField(default=bytes, editable=False)
 
     class Meta:
         verbose_name_plural = "metric series"

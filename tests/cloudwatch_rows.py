@@ -24,7 +24,7 @@ def store_series(job: TrainingJob, name: str, points: list[cw.Point], host: str 
         points=packed,
         point_count=len(points),
         cursor=datetime.fromtimestamp(points[-1][0], tz=job.creation_time.tzinfo) if points else None,
-        display=[[x, y] for x, y in cw.lttb(points, cw.DISPLAY_POINTS)],
+        display=cw.pack_points(cw.lttb(points, cw.DISPLAY_POINTS)),
         last_value=points[-1][1] if points else None,
     )
 

@@ -123,13 +123,15 @@ def test_cap_points_thins_to_half_the_cap():
 
 def test_refresh_display_appends_then_rebuilds():
     stored = [(float(i * 60), float(i)) for i in range(10)]
-    display = [[x, y] for x, y in stored]
     fresh = [(600.0, 10.0)]
     packed = cw.pack_points(stored + fresh)
-    assert cw.refresh_display(display, packed, fresh, cursor=540.0)[-1] == [600.0, 10.0]
+    display = cw.refresh_display(cw.pack_points(stored), packed, fresh, cursor=540.0)
+    assert cw.unpack_points(display) == stored + fresh
     many = [(float(i * 60), float(i)) for i in range(2000)]
-    rebuilt = cw.refresh_display([[x, y] for x, y in many[:-1]], cw.pack_points(many), many[-1:], cursor=many[-2][0])
-    assert len(rebuilt) == cw.DISPLAY_POINTS and rebuilt[-1] == list(many[-1])
+    rebuilt = cw.unpack_points(
+        cw.refresh_display(cw.pack_points(many[:-1]), cw.pack_points(many), many[-1:], cursor=many[-2][0])
+    )
+    assert len(rebuilt) == cw.DISPLAY_POINTS and rebuilt[-1] == many[-1]
 
 
 @pytest.mark.parametrize(

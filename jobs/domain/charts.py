@@ -138,7 +138,7 @@ def line_chart(
 
     lines = []
     for i, (label, pts) in enumerate(series):
-        coords = " ".join(f"{px(x):.1f},{py(y):.1f}" for x, y in pts if x0 <= x <= x1)
+        coords = " ".join(f"{left + (x - x0) * sx:.1f},{bottom - (y - y0) * sy:.1f}" for x, y in pts if x0 <= x <= x1)
         lines.append(Line(label, coords, pts[-1][1] if pts else None, i))
     y_ticks = []
     value = y0

@@ -337,17 +337,15 @@ def append_packed(data: bytes, new: Sequence[Point], cursor: float | None) -> tu
 DISPLAY_POINTS = 400
 
 
-def refresh_display(
-    display: list[list[float]], packed: bytes, fresh: Sequence[Point], cursor: float | None
-) -> list[list[float]]:
-    """The downsampled copy the charts draw, kept up to date cheaply.
+def refresh_display(display: bytes, packed: bytes, fresh: Sequence[Point], cursor: float | None) -> bytes:
+    """The downsampled copy the charts draw (packed like the points), kept up to date cheaply.
 
     New points are appended to it (the partial period at the cursor
     replaced) until it holds twice ``DISPLAY_POINTS``; then it is rebuilt
     from every stored point with ``lttb``, so the whole series is read once
     every few hundred new points, not every cycle.
     """
-    merged = merge_points([(p[0], p[1]) for p in display], fresh, cursor if display else None)
-    if len(merged) <= 2 * DISPLAY_POINTS:
-        return [[x, y] for x, y in merged]
-    return [[x, y] for x, y in lttb(unpack_points(packed), DISPLAY_POINTS)]
+    merged, count = append_packed(display, fresh, cursor if display else None)
+    if count <= 2 * DISPLAY_POINTS:
+        return merged
+    return pack_points(lttb(unpack_points(packed), DISPLAY_POINTS))
