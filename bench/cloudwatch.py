@@ -56,7 +56,7 @@ def page(points: int, requests: int) -> None:
         )
     print(f"stored 46 series x {points:,} points + 8 x 1,000 log lines in {time.perf_counter() - t0:.1f} s")
     row = MetricSeries.objects.filter(job=job).first()
-    print(f"bytes per series: points {len(row.points):,}, display {len(str(row.display)):,} (JSON text, approx.)")
+    print(f"bytes per series: points {len(row.points):,}, display copy {len(row.display):,}")
 
     user = User.objects.filter(username="bench-cw").first() or User.objects.create_user("bench-cw", password="x")
     client = Client()

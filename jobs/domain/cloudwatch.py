@@ -334,7 +334,7 @@ def append_packed(data: bytes, new: Sequence[Point], cursor: float | None) -> tu
     return out, len(out) // 16
 
 
-DISPLAY_POINTS = 400
+DISPLAY_POINTS = 300  # a chart plots 584 px wide: about two pixels a point
 
 
 def refresh_display(display: bytes, packed: bytes, fresh: Sequence[Point], cursor: float | None) -> bytes:
