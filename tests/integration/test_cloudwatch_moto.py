@@ -242,3 +242,23 @@ def test_sync_jobs_command_fetches_cloudwatch_inline(
     assert "CloudWatch: 1 jobs" in capsys.readouterr().out
     assert MetricSeries.objects.get(name="train:loss").point_count == 4
     assert Counter(MetricSeries.objects.values_list("kind", flat=True)) == {"algorithm": 1, "instance": 1}
+
+
+def test_beat_schedules_the_cloudwatch_task_beside_the_job_sync(settings):
+    from dashboard.celery import app
+
+    app.finalize()
+    entry = app.conf.beat_schedule["sync CloudWatch metrics and logs"]
+    assert entry["task"] == "jobs.tasks.sync_cloudwatch_all"
+    assert entry["options"]["expires"] < settings.TRAINWATCH_SYNC_INTERVAL
+
+
+def test_the_celery_task_runs_one_source(moto_source, sm_client, moto_jobs, moto_cw, moto_logs):
+    from jobs import tasks
+
+    started = minute(datetime.now(UTC)) - timedelta(minutes=30)
+    running_job(moto_source, sm_client, moto_jobs, started)
+    put_points(moto_cw, started, range(0, 2))
+    result = tasks.sync_cloudwatch.apply(args=[moto_source.pk]).get()
+    assert result.startswith("CloudWatch: 1 jobs")
+    assert MetricSeries.objects.get(name="train:loss").point_count == 2
