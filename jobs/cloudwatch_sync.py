@@ -10,13 +10,14 @@ next cycle asks again. None of this touches the job sync.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -211,8 +212,12 @@ def _fetch_metrics(
             continue
         report.metric_calls += 1
         for key, points in cw.parse_results(batch, results).items():
-            if points:
+            if not points:
+                continue
+            try:
                 report.points += _store_points(by_name[key.job], key, points, now)
+            except IntegrityError:
+                continue  # a cycle running beside this one created the row first: it stored these points
 
 
 def _store_points(job: TrainingJob, key: cw.SeriesKey, points: list[cw.Point], now: datetime) -> int:
@@ -328,17 +333,25 @@ def _read_stream(
     report.log_calls += calls
     report.lines += len(new)
     if new or token != tail.forward_token or tail.pk is None:
-        with transaction.atomic():
-            # Lines were deferred when the tails were loaded: read them under the row lock.
-            stored = (
-                LogTail.objects.select_for_update().filter(pk=tail.pk).values_list("lines", flat=True).first()
-                if tail.pk
-                else None
-            )
-            tail.lines = cw.tail(stored or [], new, cap)
-            tail.forward_token = token
-            tail.updated_at = now
-            tail.save()
+        # IntegrityError: a cycle beside this one created the stream's row and stored these lines.
+        with contextlib.suppress(IntegrityError):
+            _save_tail(tail, new, token, now, cap, read_from=tail.forward_token)
     elif tail.pk:
         LogTail.objects.filter(pk=tail.pk).update(updated_at=now)
     return calls, whole
+
+
+def _save_tail(tail: LogTail, new: list[cw.LogLine], token: str, now: datetime, cap: int, *, read_from: str) -> None:
+    with transaction.atomic():
+        # Lines were deferred when the tails were loaded: read them under the row lock.
+        row = (
+            LogTail.objects.select_for_update().filter(pk=tail.pk).values_list("lines", "forward_token").first()
+            if tail.pk
+            else None
+        )
+        if row and row[1] != read_from:
+            return  # a cycle beside this one read from the same token and stored first: no line twice
+        tail.lines = cw.tail(row[0] if row else [], new, cap)
+        tail.forward_token = token
+        tail.updated_at = now
+        tail.save()

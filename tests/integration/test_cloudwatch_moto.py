@@ -262,3 +262,25 @@ def test_the_celery_task_runs_one_source(moto_source, sm_client, moto_jobs, moto
     result = tasks.sync_cloudwatch.apply(args=[moto_source.pk]).get()
     assert result.startswith("CloudWatch: 1 jobs")
     assert MetricSeries.objects.get(name="train:loss").point_count == 2
+
+
+def test_two_cycles_at_once_store_no_point_or_line_twice(moto_source, sm_client, moto_jobs, moto_cw, moto_logs):
+    """A cycle that read the same events as one that stored first drops its copy (the token moved)."""
+    started = minute(datetime.now(UTC)) - timedelta(minutes=30)
+    job = running_job(moto_source, sm_client, moto_jobs, started)
+    stream = f"{JOB}/algo-1-1700000000"
+    moto_logs.create_log_stream(logGroupName=GROUP, logStreamName=stream)
+    put_lines(moto_logs, stream, ["one"])
+    put_points(moto_cw, started, range(0, 3))
+    cloudwatch_sync.run(moto_source)
+    put_lines(moto_logs, stream, ["two"])
+    tail = LogTail.objects.get(job=job)
+    stale = LogTail.objects.get(pk=tail.pk)  # what the second cycle loaded before the first stored
+    cloudwatch_sync.run(moto_source)
+    report = cloudwatch_sync.Report()
+    config = sagemaker.SourceConfig.of(moto_source)
+    cloudwatch_sync._read_stream(moto_source, config, job, stale, datetime.now(UTC), report)
+    assert report.lines == 1  # it did read "two" again
+    assert [line[1] for line in LogTail.objects.get(pk=tail.pk).lines] == ["one", "two"]
+    cloudwatch_sync.run(moto_source)
+    assert [v for _, v in series("train:loss")] == [10.0, 9.0, 8.0]
