@@ -9,7 +9,7 @@ from typing import Any
 
 from jobs.domain import charts
 from jobs.domain import cloudwatch as cw
-from jobs.models import CloudWatchFetch, LogTail, MetricSeries, StatusTransition, TrainingJob
+from jobs.models import CloudWatchFetch, LogTail, MetricSeries, StatusTransition, TrainingJob, TrainingJobStatus
 
 UTILIZATION_LABELS = {
     "CPUUtilization": "CPU",
@@ -29,6 +29,7 @@ class HostLog:
     url: str
     lines: list[tuple[str, str, int]]  # (HH:MM:SS UTC, text, cut from this many characters or 0)
     events_seen: int
+    error_at: int | None = None  # the line a failed job's tail opens on
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,10 @@ class CloudWatchPanel:
     host_charts: list[charts.Chart]
     logs: list[HostLog]
     fetch: CloudWatchFetch | None
+
+    @property
+    def has_error(self) -> bool:
+        return any(log.error_at is not None for log in self.logs)
 
     @property
     def empty(self) -> bool:
@@ -91,16 +96,15 @@ def panel(job: TrainingJob, transitions: list[StatusTransition], *, region: str,
         )
         for host, members in ((h, list(m)) for h, m in groupby(instance, key=lambda r: r.host))
     ]
-    logs = [
-        HostLog(
-            tail.host,
-            tail.stream,
-            cw.log_stream_url(region, tail.stream),
-            [(_at(line), str(line[1]), _cut(line)) for line in tail.lines if isinstance(line, list) and len(line) == 3],
-            tail.events_seen,
+    logs = []
+    for tail in tails:
+        lines = [
+            (_at(line), str(line[1]), _cut(line)) for line in tail.lines if isinstance(line, list) and len(line) == 3
+        ]
+        error_at = cw.error_line([text for _, text, _ in lines]) if job.status == TrainingJobStatus.FAILED else None
+        logs.append(
+            HostLog(tail.host, tail.stream, cw.log_stream_url(region, tail.stream), lines, tail.events_seen, error_at)
         )
-        for tail in tails
-    ]
     return CloudWatchPanel(metric_charts, host_charts, logs, fetch)
 
 

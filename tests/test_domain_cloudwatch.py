@@ -172,3 +172,10 @@ def test_host_of_stream_and_console_url():
         "https://console.aws.amazon.com/cloudwatch/home?region=eu-west-1#logsV2:log-groups/log-group/"
         "$252Faws$252Fsagemaker$252FTrainingJobs/log-events/job-1$252Falgo-1-17"
     )
+
+
+def test_error_line_prefers_the_last_traceback():
+    lines = ["start", "ValueError: early", "Traceback (most recent call last):", '  File "t.py"', "KeyError: x", "done"]
+    assert cw.error_line(lines) == 2
+    assert cw.error_line(["ok", "CUDA out of memory: RuntimeError", "exit"]) == 1
+    assert cw.error_line(["all", "fine"]) is None

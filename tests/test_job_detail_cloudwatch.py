@@ -98,3 +98,14 @@ def test_admin_lists_series_and_tails_read_only(client, db):
     tail = job.log_tails.get()
     page = client.get(f"/admin/jobs/logtail/{tail.pk}/change/").content.decode()
     assert "<b>bold</b>" not in page
+
+
+def test_failed_job_opens_the_host_with_the_error(logged_in):
+    job = make_job("failed-cw-1", status="Failed", FailureReason="AlgorithmError: boom")
+    store_tail(job, "algo-1", ["epoch 1", "epoch 2"])
+    store_tail(job, "algo-2", ["epoch 1", "Traceback (most recent call last):", "RuntimeError: boom"])
+    html = logged_in.get(f"/jobs/{job.pk}/").content.decode()
+    panels = re.findall(r'<details class="cw-log"( open)?>', html)
+    assert panels == ["", " open"]  # algo-2 open, where the error is
+    assert '<a href="#log-2-error">the error</a>' in html
+    assert re.search(r'<li id="log-2-error" class="err">.*Traceback', html)

@@ -297,6 +297,21 @@ def tail(stored: list[list[Any]], new: Sequence[LogLine], cap: int) -> list[list
     return joined[-cap:] if cap > 0 else []
 
 
+_TRACEBACK = re.compile(r"^Traceback \(most recent call last\)")
+_ERROR = re.compile(r"\b(?:\w*Error|\w*Exception|FATAL|CRITICAL|Killed|OOM)\b")
+
+
+def error_line(texts: Sequence[str]) -> int | None:
+    """Where a failed job's log tail should open: its last traceback, else its last error-looking line."""
+    last_error = None
+    for i in range(len(texts) - 1, -1, -1):
+        if _TRACEBACK.search(texts[i]):
+            return i
+        if last_error is None and _ERROR.search(texts[i]):
+            last_error = i
+    return last_error
+
+
 def host_of_stream(job_name: str, stream: str) -> str:
     """``<job>/algo-2-1700000000`` -> ``algo-2``; a stream named otherwise keeps its own name."""
     rest = stream[len(job_name) + 1 :] if stream.startswith(f"{job_name}/") else stream
