@@ -33,6 +33,13 @@ def _schedule_sync(sender: Celery, **kwargs: object) -> None:
         name="sync all sources",
         expires=max(interval - 1, 1),
     )
+    # Metric points and log lines of running jobs, beside (never inside) the job sync.
+    sender.add_periodic_task(
+        interval,
+        sender.signature("jobs.tasks.sync_cloudwatch_all"),
+        name="sync CloudWatch metrics and logs",
+        expires=max(interval - 1, 1),
+    )
     # SQLite's planner statistics, without which its indexes go unused at scale.
     sender.add_periodic_task(
         3600.0,

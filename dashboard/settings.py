@@ -228,6 +228,14 @@ if TRAINWATCH_GONE_AFTER > 1000:
 # falling back to one DescribeTrainingJob each; off if the role may not Search.
 TRAINWATCH_SEARCH = envbool("TRAINWATCH_SEARCH", "True")
 TRAINWATCH_DEFAULT_SOURCE = envbool("TRAINWATCH_DEFAULT_SOURCE", "True")
+
+# --- CloudWatch metrics and logs ---------------------------------------------
+# Fetch each running job's metric curves, instance utilization and log tail.
+TRAINWATCH_CLOUDWATCH = envbool("TRAINWATCH_CLOUDWATCH", "True")
+# Lines kept per host's log stream (the newest); the full log is in CloudWatch.
+TRAINWATCH_LOG_TAIL_LINES = envint("TRAINWATCH_LOG_TAIL_LINES", "1000", minimum=0)
+# Points kept per series; past it a series is thinned to half, its shape kept.
+TRAINWATCH_SERIES_MAX_POINTS = envint("TRAINWATCH_SERIES_MAX_POINTS", "200000", minimum=1000)
 # Extra sources: JSON list of {"name", "region", "profile", "role_arn", "endpoint_url"}.
 TRAINWATCH_EXTRA_SOURCES = envjson("TRAINWATCH_EXTRA_SOURCES", "[]")
 if not isinstance(TRAINWATCH_EXTRA_SOURCES, list):

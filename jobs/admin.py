@@ -38,6 +38,8 @@ from jobs.domain.health import SyncState
 from jobs.models import (
     FinalMetric,
     InstancePrice,
+    LogTail,
+    MetricSeries,
     Source,
     StatusTransition,
     SyncCycle,
@@ -595,6 +597,37 @@ class SyncErrorAdmin(StrictLookupsMixin, ReadOnlyMixin, admin.ModelAdmin):
     @admin.display(description="message")
     def short_message(self, error: SyncError) -> str:
         return error.message[:160]
+
+
+@admin.register(MetricSeries)
+class MetricSeriesAdmin(StrictLookupsMixin, ReadOnlyMixin, admin.ModelAdmin):
+    """What the CloudWatch sync stored per series; the points themselves are drawn on the job's page."""
+
+    list_display = ("job", "kind", "name", "host", "point_count", "last_value", "cursor", "updated_at")
+    list_filter = ("kind", ("job", OneJobFilter))
+    search_fields = ("job__name__exact",)
+    list_select_related = ("job",)
+    exclude = ("display",)  # hundreds of pairs: the job page draws them
+    ordering = ("-job_id", "kind", "host", "name")
+    show_full_result_count = False
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[MetricSeries]:
+        # Never the packed points (up to megabytes a row) nor the display copy.
+        return super().get_queryset(request).defer("points", "display", "job__raw")
+
+
+@admin.register(LogTail)
+class LogTailAdmin(StrictLookupsMixin, ReadOnlyMixin, admin.ModelAdmin):
+    list_display = ("job", "host", "stream", "events_seen", "last_event_at", "updated_at")
+    list_filter = (("job", OneJobFilter),)
+    search_fields = ("job__name__exact",)
+    list_select_related = ("job",)
+    exclude = ("lines",)  # up to a thousand untrusted lines: the job page shows them escaped
+    ordering = ("-job_id", "host", "stream")
+    show_full_result_count = False
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[LogTail]:
+        return super().get_queryset(request).defer("lines", "job__raw")
 
 
 @admin.register(InstancePrice)

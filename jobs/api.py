@@ -9,7 +9,7 @@ public.
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from django.conf import settings
@@ -27,10 +27,11 @@ from rest_framework.response import Response
 from rest_framework.utils.urls import remove_query_param, replace_query_param
 
 from jobs import costs
+from jobs.domain import cloudwatch as cw
 from jobs.domain.dates import utc_iso
 from jobs.export import csv_response
 from jobs.filters import BadFilter, JobFilter
-from jobs.models import FinalMetric, StatusTransition, TrainingJob
+from jobs.models import FinalMetric, LogTail, MetricSeries, StatusTransition, TrainingJob
 from jobs.paging import capped_count, page_of_jobs
 from jobs.serializers import job_data, job_detail_data
 from jobs.status import status_figures
@@ -143,6 +144,63 @@ def job_detail(request: Request, job_id: int) -> Response:
     transitions = StatusTransition.objects.order_by("position")
     job = get_object_or_404(_jobs().prefetch_related(Prefetch("transitions", queryset=transitions)), pk=job_id)
     return Response(job_detail_data(job, costs.price_table(), timezone.now()))
+
+
+# Up to the display copy's size, a series is downsampled from it; more points
+# than that read the whole stored series (megabytes for a long job).
+SERIES_MAX_POINTS = 5000
+
+
+def _points_param(request: Request) -> int:
+    raw = request.query_params.get("points", str(cw.DISPLAY_POINTS))
+    if not raw.isdigit() or not 3 <= int(raw) <= SERIES_MAX_POINTS:
+        raise ValidationError({"points": f"a whole number from 3 to {SERIES_MAX_POINTS}"})
+    return int(raw)
+
+
+@api_view(["GET"])
+def job_series(request: Request, job_id: int) -> Response:
+    """The job's CloudWatch series (algorithm metrics, utilization per host), downsampled to ``?points=``."""
+    job = get_object_or_404(TrainingJob.objects.only("id"), pk=job_id)
+    points = _points_param(request)
+    full = points > cw.DISPLAY_POINTS
+    rows = MetricSeries.objects.filter(job=job).order_by("kind", "host", "name")
+    rows = rows.defer("display") if full else rows.defer("points")
+    results = []
+    for row in rows:
+        series = cw.unpack_points(row.points if full else row.display)
+        results.append(
+            {
+                "kind": row.kind,
+                "name": row.name,
+                "host": row.host,
+                "stored_points": row.point_count,
+                "last_value": row.last_value,
+                "fetched_up_to": utc_iso(row.cursor),
+                "points": [[utc_iso(datetime.fromtimestamp(t, UTC)), v] for t, v in cw.lttb(series, points)],
+            }
+        )
+    return Response({"job": job.pk, "results": results})
+
+
+@api_view(["GET"])
+def job_logs(request: Request, job_id: int) -> Response:
+    """Each host's stored log tail: cleaned text, newest last; ``length`` above the text's is a cut line."""
+    job = get_object_or_404(TrainingJob.objects.only("id"), pk=job_id)
+    results = [
+        {
+            "host": tail.host,
+            "stream": tail.stream,
+            "events_seen": tail.events_seen,
+            "last_event_at": utc_iso(tail.last_event_at),
+            "lines": [
+                {"timestamp": utc_iso(datetime.fromtimestamp(at / 1000, UTC)), "text": text, "length": length}
+                for at, text, length in tail.lines
+            ],
+        }
+        for tail in LogTail.objects.filter(job=job).order_by("host", "stream")
+    ]
+    return Response({"job": job.pk, "results": results})
 
 
 class StatusPermission(IsAuthenticated):

@@ -604,3 +604,93 @@ class JobChange(models.Model):
             f"{self.job_id}: {self.old_status}/{self.old_secondary_status}"
             f" -> {self.new_status}/{self.new_secondary_status}"
         )
+
+
+class SeriesKind(models.TextChoices):
+    ALGORITHM = "algorithm", "Algorithm metric"
+    INSTANCE = "instance", "Instance utilization"
+
+
+class MetricSeries(models.Model):
+    """One CloudWatch series of a job, all its points in one row.
+
+    ``points`` is the series as little-endian float64 (epoch seconds, value)
+    pairs (``jobs.domain.cloudwatch.pack_points``); ``display`` is it
+    downsampled for the charts at write time, so pages never read the points.
+    """
+
+    job = models.ForeignKey(TrainingJob, on_delete=models.CASCADE, related_name="series")
+    kind = models.CharField(max_length=16, choices=SeriesKind.choices)
+    name = models.CharField(max_length=255, help_text="CloudWatch MetricName, e.g. train:loss or CPUUtilization.")
+    host = models.CharField(
+        max_length=128, blank=True, help_text="Host dimension (<job>/algo-<n>); empty for algorithm metrics."
+    )
+    point_count = models.PositiveIntegerField(default=0)
+    cursor = models.DateTimeField(
+        null=True, blank=True, help_text="Timestamp of the newest stored point: the next fetch starts there."
+    )
+    display = models.BinaryField(
+        default=bytes, editable=False, help_text="The series downsampled for the charts, packed like the points."
+    )
+    last_value = models.FloatField(null=True, blank=True)
+    updated_at = models.DateTimeField(default=timezone.now)
+    # Last, after every column the page reads: SQLite walks a large value's
+    # overflow pages to reach any column stored behind it.
+    points = models.BinaryField(default=bytes, editable=False)
+
+    class Meta:
+        verbose_name_plural = "metric series"
+        ordering = ["job", "kind", "host", "name"]
+        constraints = [models.UniqueConstraint(fields=["job", "name", "host"], name="series_job_name_host_uniq")]
+
+    def __str__(self) -> str:
+        return f"{self.host or self.job_id}: {self.name}"
+
+
+class LogTail(models.Model):
+    """The newest lines of one host's log stream, cleaned and cut (``TRAINWATCH_LOG_TAIL_LINES``)."""
+
+    job = models.ForeignKey(TrainingJob, on_delete=models.CASCADE, related_name="log_tails")
+    stream = models.CharField(max_length=512, help_text="Log stream, <job>/algo-<n>-<epoch>.")
+    host = models.CharField(max_length=128, help_text="algo-<n>, from the stream's name.")
+    forward_token = models.CharField(
+        max_length=512, blank=True, help_text="GetLogEvents' nextForwardToken: where the next fetch starts."
+    )
+    lines = models.JSONField(
+        default=list, blank=True, help_text="[[timestamp ms, text, length before the cut], ...], oldest first."
+    )
+    events_seen = models.PositiveBigIntegerField(default=0, help_text="Events read from the stream, kept or not.")
+    last_event_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["job", "host", "stream"]
+        constraints = [models.UniqueConstraint(fields=["job", "stream"], name="logtail_job_stream_uniq")]
+
+    def __str__(self) -> str:
+        return self.stream
+
+
+class CloudWatchFetch(models.Model):
+    """Where a job's CloudWatch fetching stands.
+
+    fetched while running -> one final fetch once it is terminal
+    (``final_fetched_at``) -> never fetched again.
+    """
+
+    job = models.OneToOneField(TrainingJob, on_delete=models.CASCADE, primary_key=True, related_name="cloudwatch")
+    metric_names = models.JSONField(
+        default=list, blank=True, help_text="Algorithm metric names: MetricDefinitions and ListMetrics."
+    )
+    names_listed_at = models.DateTimeField(null=True, blank=True)
+    streams_listed_at = models.DateTimeField(null=True, blank=True)
+    fetched_at = models.DateTimeField(null=True, blank=True, help_text="Last fetch that completed.")
+    final_fetched_at = models.DateTimeField(
+        null=True, blank=True, help_text="The fetch after the job turned terminal; none follows."
+    )
+
+    class Meta:
+        verbose_name = "CloudWatch fetch"
+
+    def __str__(self) -> str:
+        return f"CloudWatch of job {self.job_id}"

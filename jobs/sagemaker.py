@@ -1,7 +1,10 @@
-"""Every call to SageMaker lives here.
+"""Every call to AWS lives here: SageMaker, CloudWatch and CloudWatch Logs.
 
-Clients are built lazily and reused per process (botocore's adaptive retry
-mode keeps its rate limiter on the client, so reuse is what makes it work).
+Clients are built lazily and reused per process and service (botocore's
+adaptive retry mode keeps its rate limiter on the client, so reuse is what
+makes it work). A source's ``endpoint_url`` is the endpoint of all three
+services (moto and the simulated account serve them on one port); without
+it boto3 applies ``AWS_ENDPOINT_URL`` and ``AWS_ENDPOINT_URL_<SERVICE>``.
 """
 
 from __future__ import annotations
@@ -61,15 +64,20 @@ class NotFound(SageMakerError):
 NOT_FOUND_CODES = frozenset({"ResourceNotFound", "ResourceNotFoundException"})
 
 
-_clients: dict[SourceConfig, Any] = {}
+SAGEMAKER = "sagemaker"
+CLOUDWATCH = "cloudwatch"
+LOGS = "logs"
+_SERVICE_LABELS = {SAGEMAKER: "SageMaker", CLOUDWATCH: "CloudWatch", LOGS: "CloudWatch Logs"}
+
+_clients: dict[tuple[SourceConfig, str], Any] = {}
 _lock = threading.Lock()
 
 
-def client_for(config: SourceConfig) -> Any:
+def client_for(config: SourceConfig, service: str = SAGEMAKER) -> Any:
     with _lock:
-        client = _clients.get(config)
+        client = _clients.get((config, service))
         if client is None:
-            client = _clients[config] = _build_client(config)
+            client = _clients[(config, service)] = _build_client(config, service)
         return client
 
 
@@ -79,7 +87,7 @@ def reset_clients() -> None:
         _clients.clear()
 
 
-def _build_client(config: SourceConfig) -> Any:
+def _build_client(config: SourceConfig, service: str = SAGEMAKER) -> Any:
     session = boto3.Session(profile_name=config.profile or None, region_name=config.region or None)
     if config.role_arn:
         creds = session.client("sts").assume_role(RoleArn=config.role_arn, RoleSessionName="trainwatch")["Credentials"]
@@ -95,10 +103,10 @@ def _build_client(config: SourceConfig) -> Any:
         read_timeout=30,
         user_agent_extra="trainwatch",
     )
-    return session.client("sagemaker", endpoint_url=config.endpoint_url or None, config=botocore_config)
+    return session.client(service, endpoint_url=config.endpoint_url or None, config=botocore_config)
 
 
-def _translate(exc: Exception) -> SageMakerError:
+def _translate(exc: Exception, service: str = SAGEMAKER) -> SageMakerError:
     if isinstance(exc, botocore.exceptions.ClientError):
         error = exc.response.get("Error", {})
         code = str(error.get("Code", ""))
@@ -122,7 +130,9 @@ def _translate(exc: Exception) -> SageMakerError:
         | botocore.exceptions.HTTPClientError
         | botocore.exceptions.ConnectTimeoutError,
     ):
-        return SageMakerError(f"cannot reach SageMaker: {exc}", code="ConnectionError", retryable=True)
+        return SageMakerError(
+            f"cannot reach {_SERVICE_LABELS.get(service, service)}: {exc}", code="ConnectionError", retryable=True
+        )
     # botocore raises a bare ValueError for a member it cannot parse (a timestamp
     # that is not one), before our own parser could see the response.
     if isinstance(exc, botocore.parsers.ResponseParserError | ValueError):
@@ -132,13 +142,13 @@ def _translate(exc: Exception) -> SageMakerError:
     raise exc
 
 
-def _call(config: SourceConfig, operation: str, **params: Any) -> dict[str, Any]:
+def _call(config: SourceConfig, operation: str, *, service: str = SAGEMAKER, **params: Any) -> dict[str, Any]:
     # Counted here, where every call passes, for /metrics (see jobs.metrics).
     try:
-        response = getattr(client_for(config), operation)(**params)
+        response = getattr(client_for(config, service), operation)(**params)
     except Exception as exc:
         try:
-            error = _translate(exc)
+            error = _translate(exc, service)
         except Exception:  # not botocore's: re-raised as it was, still counted
             metrics.count_aws_call(operation, error_code="unexpected")
             raise
@@ -195,3 +205,96 @@ def list_tags(config: SourceConfig, arn: str) -> dict[str, str]:
 
 def stop_job(config: SourceConfig, name: str) -> None:
     _call(config, "stop_training_job", TrainingJobName=name)
+
+
+# CloudWatch: SageMaker's training metrics, algorithm and instance.
+
+SAGEMAKER_NAMESPACE = "/aws/sagemaker/TrainingJobs"
+SAGEMAKER_LOG_GROUP = "/aws/sagemaker/TrainingJobs"
+
+
+def list_job_metric_names(config: SourceConfig, job_name: str) -> list[str]:
+    """Names of the algorithm metrics CloudWatch holds for one job (dimension TrainingJobName)."""
+    names: list[str] = []
+    params: dict[str, Any] = {
+        "Namespace": SAGEMAKER_NAMESPACE,
+        "Dimensions": [{"Name": "TrainingJobName", "Value": job_name}],
+    }
+    while True:
+        page = _call(config, "list_metrics", service=CLOUDWATCH, **params)
+        names.extend(str(m.get("MetricName", "")) for m in page.get("Metrics", []) if isinstance(m, dict))
+        token = page.get("NextToken")
+        if not token:
+            return [n for n in names if n]
+        params["NextToken"] = token
+
+
+def get_metric_data(
+    config: SourceConfig, queries: list[dict[str, Any]], start: datetime, end: datetime
+) -> list[dict[str, Any]]:
+    """Every MetricDataResult of one batch of queries, each Id's pages joined.
+
+    AWS pages a result that outgrows its points budget; a later page
+    continues an Id of an earlier one, so pages are merged per Id.
+    """
+    merged: dict[str, dict[str, Any]] = {}
+    params: dict[str, Any] = {
+        "MetricDataQueries": queries,
+        "StartTime": start,
+        "EndTime": end,
+        "ScanBy": "TimestampAscending",
+    }
+    while True:
+        page = _call(config, "get_metric_data", service=CLOUDWATCH, **params)
+        for result in page.get("MetricDataResults", []):
+            if not isinstance(result, dict):
+                continue
+            into = merged.setdefault(
+                str(result.get("Id", "")), {"Id": result.get("Id"), "Timestamps": [], "Values": []}
+            )
+            into["Timestamps"].extend(result.get("Timestamps") or [])
+            into["Values"].extend(result.get("Values") or [])
+            into["StatusCode"] = result.get("StatusCode", "")
+        token = page.get("NextToken")
+        if not token:
+            return list(merged.values())
+        params["NextToken"] = token
+
+
+# CloudWatch Logs: one stream per host. FilterLogEvents is rationed (5 calls/s
+# per account) and meant for people: streams are listed by the job's prefix
+# and read forward from a stored token instead.
+
+
+def list_log_streams(config: SourceConfig, job_name: str) -> list[str]:
+    """The job's log streams (``<job>/algo-<n>-<epoch>``); none until its containers write."""
+    names: list[str] = []
+    params: dict[str, Any] = {"logGroupName": SAGEMAKER_LOG_GROUP, "logStreamNamePrefix": f"{job_name}/"}
+    while True:
+        try:
+            page = _call(config, "describe_log_streams", service=LOGS, **params)
+        except NotFound:  # no job of this account has logged yet: the group does not exist
+            return names
+        names.extend(str(s.get("logStreamName", "")) for s in page.get("logStreams", []) if isinstance(s, dict))
+        token = page.get("nextToken")
+        if not token or token == params.get("nextToken"):
+            return [n for n in names if n]
+        params["nextToken"] = token
+
+
+def log_event_pages(config: SourceConfig, stream: str, token: str = "") -> Iterator[tuple[list[dict[str, Any]], str]]:
+    """(events, next forward token) a page at a time, oldest first, from ``token`` (or the head).
+
+    The stream's end is reached when the forward token comes back unchanged.
+    """
+    params: dict[str, Any] = {"logGroupName": SAGEMAKER_LOG_GROUP, "logStreamName": stream, "startFromHead": True}
+    if token:
+        params["nextToken"] = token
+    while True:
+        page = _call(config, "get_log_events", service=LOGS, **params)
+        events = [e for e in page.get("events", []) if isinstance(e, dict)]
+        forward = str(page.get("nextForwardToken") or "")
+        yield events, forward
+        if not forward or forward == params.get("nextToken"):
+            return
+        params["nextToken"] = forward

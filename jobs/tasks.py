@@ -7,7 +7,7 @@ from celery.utils.time import get_exponential_backoff_interval
 from django.conf import settings
 from django.utils import timezone
 
-from jobs import maintenance, sync
+from jobs import cloudwatch_sync, maintenance, sync
 from jobs.domain.chunks import chunked
 from jobs.models import Source, SyncCycle
 from jobs.sources import ensure_configured_sources
@@ -56,6 +56,28 @@ def describe_jobs(self: Task, source_id: int, names: list[str], cycle_id: int | 
         countdown = get_exponential_backoff_interval(2, self.request.retries, 120, full_jitter=True)
         raise self.retry(args=[source_id, list(chunk.retry), cycle_id], countdown=countdown)
     return f"described {len(chunk.results)}"
+
+
+@shared_task
+def sync_cloudwatch_all() -> int:
+    """Beat's entry point for CloudWatch: one fetch task per enabled source."""
+    if not settings.TRAINWATCH_CLOUDWATCH:
+        return 0
+    interval = settings.TRAINWATCH_SYNC_INTERVAL
+    ids = list(Source.objects.filter(enabled=True).values_list("pk", flat=True))
+    for source_id in ids:
+        sync_cloudwatch.apply_async(args=[source_id], expires=max(interval - 1, 1))
+    return len(ids)
+
+
+@shared_task
+def sync_cloudwatch(source_id: int) -> str:
+    """New metric points and log events of one source's jobs (jobs.cloudwatch_sync).
+
+    Its own task, so a slow or throttled CloudWatch never holds up the job
+    sync; what failed is a SyncError and is asked again next interval.
+    """
+    return str(cloudwatch_sync.run(Source.objects.get(pk=source_id)))
 
 
 @shared_task

@@ -13,12 +13,14 @@ from django.utils import timezone
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET
 
+from jobs import cloudwatch_view
 from jobs.costs import hourly_rate, job_price
 from jobs.domain import timeline, timeline_chart
 from jobs.models import InstancePrice, TrainingJob
 
 CONSOLE = "https://console.aws.amazon.com"
 TIMELINE_TEMPLATE = "jobs/partials/timeline.html"
+CLOUDWATCH_TEMPLATE = "jobs/partials/cloudwatch.html"
 
 
 def logs_url(region: str, job_name: str) -> str:
@@ -38,7 +40,7 @@ def _arn_name(arn: str) -> str:
 
 
 def _get_job(job_id: int) -> TrainingJob:
-    return get_object_or_404(TrainingJob.objects.select_related("source"), pk=job_id)
+    return get_object_or_404(TrainingJob.objects.select_related("source", "cloudwatch"), pk=job_id)
 
 
 @login_required
@@ -67,12 +69,16 @@ def job_detail(request: HttpRequest, job_id: int) -> HttpResponse:
     timeline_html = render_to_string(TIMELINE_TEMPLATE, {"job": job, "chart": chart, "phases": phases}, using="jinja2")
     cost = job_price(job, prices, now=now)
     region = job.region or job.source.region or "us-east-1"
+    # Jinja2 too: a log line and a chart coordinate string per row, thousands a page.
+    panel = cloudwatch_view.panel(job, transitions, region=region, now=now)
+    cloudwatch_html = render_to_string(CLOUDWATCH_TEMPLATE, {"cw": panel, "now": now}, using="jinja2")
     ctx = {
         "job": job,
         "now": now,
         "chart": chart,
         "phases": phases,
         "timeline_html": mark_safe(timeline_html),
+        "cloudwatch_html": mark_safe(cloudwatch_html),
         "metrics": metrics,
         "billable_seconds": job.billable_seconds_now(now),
         "hourly_rate": hourly_rate(job, prices),

@@ -2,10 +2,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
-from jobs import sync
+from jobs import cloudwatch_sync, sync
 from jobs.models import Source
 from jobs.sources import ensure_configured_sources
 
@@ -49,6 +50,10 @@ class Command(BaseCommand):
                     f"changed {cycle.changed}, errors {cycle.errors}"
                 )
             )
+            if settings.TRAINWATCH_CLOUDWATCH:
+                # After the jobs are stored, so a job seen for the first time gets its curves too;
+                # its failures are SyncErrors and never fail the command.
+                self.stdout.write(f"{source.name}: {cloudwatch_sync.run(source)}")
         if failed:
             raise CommandError(f"Sync failed for: {', '.join(failed)}")
 

@@ -1,0 +1,228 @@
+"""CloudWatch on the job page and in the sync: page time, storage, calls per cycle.
+
+    python -m bench.cloudwatch                    # SQLite under bench/results/
+    python -m bench.cloudwatch --jobs 1000 --requests 30
+    DATABASE_URL=postgres://postgres@127.0.0.1:55432/bench_cw python -m bench.cloudwatch
+
+1. The detail page of a job with 8 hosts x 5 utilization series + 6 metric
+   series of ``--points`` points each (test client, in process; p50/p95)
+   and its SQL query count; bytes stored per series; time to append a
+   minute's point to a full series and to rebuild its display copy.
+2. ``--jobs`` running jobs against moto's server (SageMaker rows stored
+   directly; CloudWatch and Logs seeded with boto3): calls per operation in
+   the first cycle and in a steady cycle one minute later.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import time
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+
+from bench import _setup
+
+
+def _ms(samples: list[float]) -> tuple[float, float]:
+    ordered = sorted(samples)
+    return statistics.median(ordered) * 1000, ordered[int(len(ordered) * 0.95) - 1] * 1000
+
+
+def page(points: int, requests: int) -> None:
+    from django.contrib.auth.models import User
+    from django.db import connection
+    from django.test import Client
+
+    from jobs import cloudwatch_sync
+    from jobs.domain import cloudwatch as cw
+    from jobs.models import MetricSeries, TrainingJob
+    from tests.cloudwatch_rows import store_full_job, store_tail
+    from tests.factories import make_job
+
+    TrainingJob.objects.filter(name="bench-cw-page").delete()
+    job = make_job(
+        "bench-cw-page",
+        status="InProgress",
+        ResourceConfig={"InstanceType": "ml.p4d.24xlarge", "InstanceCount": 8, "VolumeSizeInGB": 50},
+    )
+    start = datetime.now(UTC) - timedelta(minutes=points)
+    t0 = time.perf_counter()
+    store_full_job(job, start, points, hosts=8, metrics=6)
+    for n in range(1, 9):
+        store_tail(
+            job, f"algo-{n}", [f"[{i}] step {i} loss={1 / (i + 1):.5f} throughput=812.3 samples/s" for i in range(1000)]
+        )
+    print(f"stored 46 series x {points:,} points + 8 x 1,000 log lines in {time.perf_counter() - t0:.1f} s")
+    row = MetricSeries.objects.filter(job=job).first()
+    print(f"bytes per series: points {len(row.points):,}, display copy {len(row.display):,}")
+
+    user = User.objects.filter(username="bench-cw").first() or User.objects.create_user("bench-cw", password="x")
+    client = Client()
+    client.force_login(user)
+    url = f"/jobs/{job.pk}/"
+    for _ in range(3):
+        assert client.get(url).status_code == 200
+    queries: list[str] = []
+
+    def count(execute, sql, params, many, context):  # request_started clears connection.queries
+        queries.append(sql)
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(count):
+        body = client.get(url).content
+    samples = []
+    for _ in range(requests):
+        t = time.perf_counter()
+        client.get(url)
+        samples.append(time.perf_counter() - t)
+    p50, p95 = _ms(samples)
+    print(
+        f"detail page: p50 {p50:.1f} ms, p95 {p95:.1f} ms, {len(queries)} queries, "
+        f"{len(body):,} bytes, {body.count(b'<polyline')} polylines"
+    )
+
+    # One new minute on a full series: what each cycle costs per series.
+    key = cw.SeriesKey(job.name, row.name, row.host)
+    appends = []
+    for i in range(20):
+        last = MetricSeries.objects.get(pk=row.pk).cursor.timestamp()
+        t = time.perf_counter()
+        cloudwatch_sync._store_points(job, key, [(last + 60, 1.0 + i)], datetime.now(UTC))
+        appends.append(time.perf_counter() - t)
+    p50, p95 = _ms(appends)
+    t = time.perf_counter()
+    cw.lttb(cw.unpack_points(MetricSeries.objects.get(pk=row.pk).points), cw.DISPLAY_POINTS)
+    print(
+        f"append one point to a {points:,}-point series: p50 {p50:.1f} ms, p95 {p95:.1f} ms; "
+        f"display rebuild {1000 * (time.perf_counter() - t):.0f} ms"
+    )
+
+
+def calls(jobs: int) -> None:
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    from jobs import cloudwatch_sync, sagemaker
+    from jobs.models import Source, TrainingJob
+    from tests.factories import make_job
+
+    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        os.environ.setdefault(key, "bench")
+    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    url = f"http://{host}:{port}"
+    try:
+        Source.objects.filter(name="bench-cw").delete()
+        source = Source.objects.create(name="bench-cw", region="us-east-1", endpoint_url=url)
+        now = datetime.now(UTC)
+        started = now - timedelta(hours=1)
+        names = [f"bench-cw-{i:04d}" for i in range(jobs)]
+        t = time.perf_counter()
+        for name in names:
+            make_job(
+                name,
+                source=source,
+                status="InProgress",
+                created=started - timedelta(minutes=5),
+                AlgorithmSpecification={
+                    "TrainingImage": "x/train:1",
+                    "TrainingInputMode": "File",
+                    "MetricDefinitions": [{"Name": "train:loss", "Regex": "loss=(.*)"}],
+                },
+                ResourceConfig={"InstanceType": "ml.g5.xlarge", "InstanceCount": 1, "VolumeSizeInGB": 50},
+            )
+        cwc = boto3.client("cloudwatch", endpoint_url=url)
+        logs = boto3.client("logs", endpoint_url=url)
+        logs.create_log_group(logGroupName=cw_group())
+
+        def seed(minute: datetime) -> None:
+            data = []
+            for name in names:
+                data.append(
+                    {
+                        "MetricName": "train:loss",
+                        "Dimensions": [{"Name": "TrainingJobName", "Value": name}],
+                        "Timestamp": minute,
+                        "Value": 1.0,
+                    }
+                )
+                for metric in (
+                    "CPUUtilization",
+                    "MemoryUtilization",
+                    "GPUUtilization",
+                    "GPUMemoryUtilization",
+                    "DiskUtilization",
+                ):
+                    data.append(
+                        {
+                            "MetricName": metric,
+                            "Dimensions": [{"Name": "Host", "Value": f"{name}/algo-1"}],
+                            "Timestamp": minute,
+                            "Value": 50.0,
+                        }
+                    )
+            for i in range(0, len(data), 1000):
+                cwc.put_metric_data(Namespace=cw_group(), MetricData=data[i : i + 1000])
+            ms = int(minute.timestamp() * 1000)
+            for name in names:
+                logs.put_log_events(
+                    logGroupName=cw_group(),
+                    logStreamName=f"{name}/algo-1-1",
+                    logEvents=[{"timestamp": ms, "message": "step"}],
+                )
+
+        for name in names:
+            logs.create_log_stream(logGroupName=cw_group(), logStreamName=f"{name}/algo-1-1")
+        seed(now - timedelta(minutes=2))
+        print(f"seeded {jobs} running jobs (1 GPU host, 1 algorithm metric each) in {time.perf_counter() - t:.0f} s")
+
+        counted: Counter = Counter()
+        config = sagemaker.SourceConfig.of(source)
+        for service in (sagemaker.CLOUDWATCH, sagemaker.LOGS):
+            client = sagemaker.client_for(config, service)
+            client.meta.events.register(
+                f"before-call.{client.meta.service_model.service_name}.*",
+                lambda model, **kw: counted.update([model.name]),
+            )
+        for label, at in (("first cycle", now), ("steady cycle, 1 min later", now + timedelta(minutes=1))):
+            counted.clear()
+            t = time.perf_counter()
+            report = cloudwatch_sync.run(source, now=at)
+            took = time.perf_counter() - t
+            per100 = 100 * counted["GetMetricData"] / jobs
+            print(
+                f"{label}: {dict(sorted(counted.items()))}; GetMetricData per 100 jobs {per100:.2f}; "
+                f"{report.points} points, {report.lines} lines, {report.errors} errors, {took:.1f} s"
+            )
+            seed(at)
+        TrainingJob.objects.filter(source=source).delete()
+    finally:
+        server.stop()
+
+
+def cw_group() -> str:
+    return "/aws/sagemaker/TrainingJobs"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--points", type=int, default=100_000)
+    parser.add_argument("--requests", type=int, default=30)
+    parser.add_argument("--jobs", type=int, default=1000)
+    parser.add_argument("--skip-calls", action="store_true")
+    args = parser.parse_args()
+    os.environ.setdefault("ALLOWED_HOSTS", "localhost,127.0.0.1,testserver")
+    url = _setup.setup("bench-cloudwatch.sqlite3")
+    print(f"database: {url.split('@')[-1]}; load average {os.getloadavg()[0]:.2f}")
+    page(args.points, args.requests)
+    if not args.skip_calls:
+        calls(args.jobs)
+    print(f"load average at the end {os.getloadavg()[0]:.2f}")
+
+
+if __name__ == "__main__":
+    main()
