@@ -5,6 +5,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
+from alerts import delivery
 from jobs import sync
 from jobs.models import Source
 from jobs.sources import ensure_configured_sources
@@ -13,7 +14,8 @@ from jobs.sources import ensure_configured_sources
 class Command(BaseCommand):
     help = (
         "Run one full sync cycle now, synchronously, without a broker. A source whose "
-        "sync lease another cycle (the Celery task, another sync_jobs) holds is skipped."
+        "sync lease another cycle (the Celery task, another sync_jobs) holds is skipped. "
+        "Then sends the alerts the cycle decided."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -49,6 +51,11 @@ class Command(BaseCommand):
                     f"changed {cycle.changed}, errors {cycle.errors}"
                 )
             )
+        # No broker here: what the cycles decided is sent now, grouped, not
+        # held for quiet (the cycle is over).
+        sweep = delivery.deliver_due(quiet_seconds=0)
+        if sweep.sent or sweep.failed:
+            self.stdout.write(f"alerts: sent {sweep.sent} messages, {sweep.failed} failed (retried later)")
         if failed:
             raise CommandError(f"Sync failed for: {', '.join(failed)}")
 
