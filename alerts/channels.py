@@ -53,7 +53,7 @@ def send(url: str, *, title: str, body: str, key: str, fields: dict[str, Any] | 
         plugin.headers[IDEMPOTENCY_HEADER] = key
     if schema in _JSON_SCHEMAS and fields:
         plugin.payload_extras.update({"trainwatch": fields, "idempotency_key": key})
-    with apprise.LogCapture(level=logging.WARNING) as log:
+    with apprise.LogCapture(level=logging.WARNING, fmt="%(message)s") as log:
         try:
             ok = plugin.notify(body=body, title=title, body_format=apprise.NotifyFormat.TEXT)
         except Exception as exc:  # a plugin bug must mark the channel, not kill the sweep

@@ -13,9 +13,11 @@ not done here: ``alerts.delivery`` sends committed deliveries later, with
 retries, so a slow channel never holds a store's row locks.
 
 The queries do not grow with the number of changes: none at all when no
-change can fire a rule (a running job moving phase), else a fixed handful
-(rules, their channels, sources, jobs, insert alerts, read them back,
-insert deliveries).
+change can fire a rule (a running job moving phase), one (the rules) when
+no active rule fires, else a fixed handful: the rules, the jobs (only for a
+rule scoped by tag or name), the sources (only for jobs first seen
+finished), insert the alerts, read them back, their rules' channels (and
+the default ones), insert the deliveries.
 
 The built-in rules (failed, stopped, time limit, restarted; completed
 muted) are created by the migration that creates the tables
@@ -31,7 +33,8 @@ from django.conf import settings
 from django.utils import timezone
 
 from alerts import domain
-from alerts.models import Alert, AlertRule, Channel, Delivery
+from alerts.models import Alert, AlertKind, AlertRule, Channel, Delivery
+from jobs.domain.statuses import TERMINAL
 from jobs.models import JobChange, Source, TrainingJob
 
 IN_CHUNK = 900  # SQLite's cap on bound parameters per query
@@ -45,27 +48,21 @@ def decide(changes: Sequence[JobChange]) -> list[Alert]:
     """Record the alerts ``changes`` fire and their pending deliveries; must run in the store's transaction."""
     candidates = [(c, _change(c)) for c in changes]
     candidates = [(c, d) for c, d in candidates if domain.may_alert(d)]
-    if not candidates:
+    kinds = {kind for kind in AlertKind.values for _, d in candidates if domain.event_for(kind, d) is not None}
+    if not kinds:
         return []
-    rules = list(AlertRule.objects.active().prefetch_related("channels"))
+    rules = list(AlertRule.objects.active().filter(kind__in=sorted(kinds)))
     if not rules:
         return []
-    job_ids = sorted({c.job_id for c, _ in candidates})
-    jobs: dict[int, dict[str, Any]] = {}
-    for start in range(0, len(job_ids), IN_CHUNK):
-        for row in TrainingJob.objects.filter(pk__in=job_ids[start : start + IN_CHUNK]).values(
-            "id", "name", "tags", "source_id"
-        ):
-            jobs[row["id"]] = row
-    synced = dict(
-        Source.objects.filter(pk__in={c.source_id for c, _ in candidates}).values_list("pk", "last_success_at")
+    jobs = _jobs(sorted({c.job_id for c, _ in candidates})) if any(_reads_job(r) for r in rules) else {}
+    first_sights = {c.source_id for c, d in candidates if d.is_new and d.new_status in TERMINAL}
+    synced = (
+        dict(Source.objects.filter(pk__in=first_sights).values_list("pk", "last_success_at")) if first_sights else {}
     )
     now = timezone.now()
     alerts: list[Alert] = []
     for change, seen in candidates:
-        job = jobs.get(change.job_id)
-        if job is None:
-            continue
+        job = jobs.get(change.job_id, {"name": "", "tags": {}})
         for rule in rules:
             event = domain.event_for(rule.kind, seen)
             if event is None:
@@ -74,7 +71,7 @@ def decide(changes: Sequence[JobChange]) -> list[Alert]:
                 seen, rule_created_at=rule.created_at, source_synced_before=synced.get(change.source_id) is not None
             ):
                 continue
-            if not rule.scope.covers(name=job["name"], tags=job["tags"] or {}, source_id=job["source_id"]):
+            if not rule.scope.covers(name=job["name"], tags=job["tags"] or {}, source_id=change.source_id):
                 continue
             alerts.append(
                 Alert(
@@ -98,17 +95,41 @@ def decide(changes: Sequence[JobChange]) -> list[Alert]:
         for a in Alert.objects.filter(job_id__in=decided_ids[start : start + IN_CHUNK], created_at=now)
         if (a.rule_id, a.job_id, a.event) in wanted
     ]
-    defaults = _default_channel_ids() if any(not r.channels.all() for r in rules) else []
-    by_rule = {r.pk: [ch.pk for ch in r.channels.all() if ch.enabled] or defaults for r in rules}
     Delivery.objects.bulk_create(
         [
             Delivery(alert=a, channel_id=channel_id, next_attempt_at=now, created_at=now)
-            for a in decided
-            for channel_id in by_rule.get(a.rule_id, [])
+            for a, channel_ids in zip(decided, _channels_of([a.rule_id for a in decided]), strict=True)
+            for channel_id in channel_ids
         ],
         ignore_conflicts=True,
     )
     return decided
+
+
+def _reads_job(rule: AlertRule) -> bool:
+    """A rule whose scope needs the job's name or tags (a source scope reads the change)."""
+    return bool(rule.scope_tag or rule.scope_name_pattern)
+
+
+def _jobs(job_ids: list[int]) -> dict[int, dict[str, Any]]:
+    jobs: dict[int, dict[str, Any]] = {}
+    for start in range(0, len(job_ids), IN_CHUNK):
+        for row in TrainingJob.objects.filter(pk__in=job_ids[start : start + IN_CHUNK]).values("id", "name", "tags"):
+            jobs[row["id"]] = row
+    return jobs
+
+
+def _channels_of(rule_ids: list[int]) -> list[list[int]]:
+    """Each rule's enabled channels, in order; a rule with none of its own gets the default ones."""
+    own: dict[int, list[int]] = {}
+    for rule_id, channel_id, enabled in AlertRule.channels.through.objects.filter(
+        alertrule_id__in=set(rule_ids)
+    ).values_list("alertrule_id", "channel_id", "channel__enabled"):
+        own.setdefault(rule_id, [])
+        if enabled:
+            own[rule_id].append(channel_id)
+    defaults = _default_channel_ids() if any(r not in own for r in rule_ids) else []
+    return [own.get(r, defaults) for r in rule_ids]
 
 
 def _change(c: JobChange) -> domain.Change:

@@ -180,8 +180,8 @@ def test_constant_queries(logged_in, django_assert_num_queries, count):
         FinalMetricDataList=metrics,
         tags={f"k{i}": "v" for i in range(count)},
     )
-    # session, user, job + source, transitions, metrics, prices
-    with django_assert_num_queries(6):
+    # session, user, job + source, transitions, metrics, prices, alerts
+    with django_assert_num_queries(7):
         response = logged_in.get(f"/jobs/{job.pk}/")
     assert len(response.context["chart"].bars) == count
 
