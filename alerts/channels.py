@@ -8,9 +8,10 @@ from typing import Any
 
 import apprise
 
-# Apprise's generic webhooks: an idempotency header on each, and for JSON the
+# Apprise's generic webhooks and email take extra headers: the idempotency key
+# goes in one (every message also ends with it as text); JSON also carries the
 # alert's fields beside its title and message.
-_WEBHOOK_SCHEMAS = frozenset({"json", "jsons", "form", "forms", "xml", "xmls"})
+_WEBHOOK_SCHEMAS = frozenset({"json", "jsons", "form", "forms", "xml", "xmls", "mailto", "mailtos"})
 _JSON_SCHEMAS = frozenset({"json", "jsons"})
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 

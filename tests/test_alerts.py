@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import email
+import socket
 from datetime import timedelta
+from email import policy
 
 import pytest
+from aiosmtpd.controller import Controller
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -259,3 +263,38 @@ def test_a_running_job_moving_phase_costs_the_decision_no_query(watched):
     with CaptureQueriesContext(connection) as ctx:
         store(watched, later)
     assert not any("alerts_" in q["sql"] for q in ctx.captured_queries)
+
+
+def test_an_email_channel_gets_the_alert_as_plain_text_over_real_smtp(watched):
+    class Inbox:
+        def __init__(self) -> None:
+            self.messages: list[bytes] = []
+
+        async def handle_DATA(self, server, session, envelope):  # aiosmtpd's hook name
+            self.messages.append(envelope.content)
+            return "250 OK"
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    inbox = Inbox()
+    smtp = Controller(inbox, hostname="127.0.0.1", port=port)
+    smtp.start()
+    try:
+        mailbox = Channel.objects.create(
+            name="email", url=f"mailto://127.0.0.1:{port}/?from=tw@example.com&to=oncall@example.com&mode=insecure"
+        )
+        AlertRule.objects.get(kind=AlertKind.FAILED).channels.set([mailbox])
+        store(watched, running("mailed"))
+        store(watched, failed("mailed", FailureReason=HOSTILE))
+        assert send_now().sent == 1
+    finally:
+        smtp.stop()
+    (raw,) = inbox.messages
+    message = email.message_from_bytes(raw, policy=policy.default)
+    assert message["Subject"] == "Training job mailed failed"
+    assert message["Idempotency-Key"] == Delivery.objects.get().batch
+    text = message.get_content()
+    assert "mailed: Failed / Failed" in text and "https://trainwatch.example/jobs/" in text
+    for token in ("<!channel>", "<@U123>", "](", "@everyone"):
+        assert token not in text
