@@ -15,6 +15,8 @@ from django.utils import timezone
 
 from alerts import decide, delivery
 from alerts.models import Alert, AlertKind, AlertRule, Channel, Delivery, DeliveryStatus
+from alerts.tasks import deliver_alerts
+from dashboard.celery import app
 from jobs import ingest
 from jobs.domain.parse import parse_training_job
 from jobs.models import JobChange, Source
@@ -298,3 +300,17 @@ def test_an_email_channel_gets_the_alert_as_plain_text_over_real_smtp(watched):
     assert "mailed: Failed / Failed" in text and "https://trainwatch.example/jobs/" in text
     for token in ("<!channel>", "<@U123>", "](", "@everyone"):
         assert token not in text
+
+
+def test_the_celery_task_is_the_sweep(watched, receiver, settings):
+    settings.TRAINWATCH_ALERT_QUIET_SECONDS = 0
+    store(watched, failed("tasked"))
+    assert deliver_alerts.apply().get() == "sent 1, failed 0, held 0"
+    assert len(receiver.posts) == 1
+
+
+def test_beat_schedules_the_delivery_sweep():
+    app.loader.import_default_modules()
+    entry = app.conf.beat_schedule["deliver alerts"]
+    assert entry["task"] == "alerts.tasks.deliver_alerts"
+    assert entry["options"]["expires"] < entry["schedule"]
