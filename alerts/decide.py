@@ -30,6 +30,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from django.conf import settings
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from alerts import domain
@@ -153,7 +154,11 @@ def _default_channel_ids() -> list[int]:
     urls = configured_urls()
     rows = list(Channel.objects.filter(is_default=True).values_list("pk", "url", "enabled"))
     if sorted(url for _, url, _ in rows) != sorted(urls):
-        ensure_default_channels()
+        try:
+            with transaction.atomic():  # a savepoint: the store's transaction must survive a lost race
+                ensure_default_channels()
+        except IntegrityError:
+            pass  # another worker created them first: read theirs
         rows = list(Channel.objects.filter(is_default=True).values_list("pk", "url", "enabled"))
     return [pk for pk, _, enabled in rows if enabled]
 

@@ -314,3 +314,16 @@ def test_beat_schedules_the_delivery_sweep():
     entry = app.conf.beat_schedule["deliver alerts"]
     assert entry["task"] == "alerts.tasks.deliver_alerts"
     assert entry["options"]["expires"] < entry["schedule"]
+
+
+def test_the_default_channels_follow_the_setting(watched, settings, receiver):
+    store(watched, failed("first-default"))
+    first = Channel.objects.get(is_default=True)
+    assert first.url == receiver.url
+    settings.TRAINWATCH_ALERT_URLS = ["json://127.0.0.1:9/other"]
+    store(watched, failed("second-default"))
+    first.refresh_from_db()
+    assert not first.is_default
+    assert list(Delivery.objects.filter(alert__job__name="second-default").values_list("channel__url", flat=True)) == [
+        "json://127.0.0.1:9/other"
+    ]
