@@ -85,6 +85,7 @@ class AlertRuleAdmin(StrictLookupsMixin, admin.ModelAdmin):
     fields = (
         "name",
         "kind",
+        "share_percent",
         "scope_tag",
         "scope_source",
         "scope_name_pattern",

@@ -19,14 +19,15 @@ rule scoped by tag or name), the sources (only for jobs first seen
 finished), insert the alerts, read them back, their rules' channels (and
 the default ones), insert the deliveries.
 
-The built-in rules (failed, stopped, time limit, restarted; completed
-muted) are created by the migration that creates the tables
+The built-in rules (failed, stopped, time limit, restarted, near MaxRuntime;
+completed muted) are created by the migration that creates the tables
 (alerts/migrations/0001_alerts.py), so they predate the first import.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
@@ -84,6 +85,14 @@ def decide(changes: Sequence[JobChange]) -> list[Alert]:
                     created_at=now,
                 )
             )
+    return record(alerts, now)
+
+
+def record(alerts: list[Alert], now: datetime) -> list[Alert]:
+    """Insert the alerts not yet decided (UNIQUE rule, job, event) and a pending delivery per channel.
+
+    Returns the alerts decided now; one another worker decided first is skipped.
+    """
     if not alerts:
         return []
     Alert.objects.bulk_create(alerts, ignore_conflicts=True)

@@ -10,7 +10,7 @@ import re
 import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -22,6 +22,7 @@ STOPPED = "stopped"
 MAX_RUNTIME = "max_runtime_exceeded"
 RESTARTED = "restarted"
 COMPLETED = "completed"
+NEAR_MAX_RUNTIME = "near_max_runtime"  # time-based: decided by alerts.limits, not from a change
 
 # SecondaryStatus values (botocore's SecondaryStatus enum) each kind reacts to.
 LIMIT_STATUSES = frozenset({"MaxRuntimeExceeded", "MaxWaitTimeExceeded"})
@@ -185,6 +186,7 @@ RULE_TITLES = {
     MAX_RUNTIME: "hit its time limit",
     RESTARTED: "restarted",
     COMPLETED: "completed",
+    NEAR_MAX_RUNTIME: "is near its MaxRuntime",
 }
 
 
@@ -247,6 +249,27 @@ def _job_fields(job: AlertedJob) -> dict[str, Any]:
         "source": neutralise(job.source, 64),
         "url": job.url,
     }
+
+
+def near_limit_event(
+    *,
+    start: datetime | None,
+    max_runtime_seconds: int | None,
+    share_percent: int,
+    now: datetime,
+    rule_created_at: datetime,
+) -> str | None:
+    """``runtime>=90%`` once a running job has used that share of its MaxRuntime, else None.
+
+    MaxRuntime counts from the start of training. A job that crossed the
+    share before the rule existed is history, like any other event.
+    """
+    if start is None or not max_runtime_seconds or share_percent <= 0:
+        return None
+    crossed = start + timedelta(seconds=max_runtime_seconds * share_percent / 100)
+    if now < crossed or crossed < rule_created_at:
+        return None
+    return f"runtime>={share_percent}%"
 
 
 def backoff_seconds(attempts: int, *, base: int = 30, cap: int = 3600) -> int:

@@ -15,6 +15,7 @@ class AlertKind(models.TextChoices):
     MAX_RUNTIME = domain.MAX_RUNTIME, "MaxRuntime / MaxWaitTime exceeded"
     RESTARTED = domain.RESTARTED, "Job restarted (interrupted, internal error)"
     COMPLETED = domain.COMPLETED, "Job completed"
+    NEAR_MAX_RUNTIME = domain.NEAR_MAX_RUNTIME, "Running past a share of MaxRuntime"
 
 
 class Channel(models.Model):
@@ -70,6 +71,11 @@ class AlertRule(models.Model):
     )
     scope_name_pattern = models.CharField(
         "name pattern", max_length=100, blank=True, help_text="Only jobs whose name matches, e.g. resnet-* ."
+    )
+    share_percent = models.PositiveSmallIntegerField(
+        "share of MaxRuntime (%)",
+        default=90,
+        help_text="Only for the MaxRuntime share rule: alert once a running job has used this much.",
     )
     channels = models.ManyToManyField(
         Channel, blank=True, related_name="rules", help_text="None: the TRAINWATCH_ALERT_URLS channels."

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from alerts import delivery
+from alerts import delivery, limits
 
 
 @shared_task
 def deliver_alerts() -> str:
-    """Beat's delivery sweep: send the due alerts, grouped (alerts.delivery)."""
+    """Beat's delivery sweep: decide the time-based alerts (alerts.limits), send the due ones, grouped."""
+    limits.decide_limits()
     sweep = delivery.deliver_due()
     return f"sent {sweep.sent}, failed {sweep.failed}, held {sweep.held}"

@@ -13,13 +13,13 @@ from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from alerts import decide, delivery
+from alerts import decide, delivery, limits
 from alerts.models import Alert, AlertKind, AlertRule, Channel, Delivery, DeliveryStatus
 from alerts.tasks import deliver_alerts
 from dashboard.celery import app
 from jobs import ingest
 from jobs.domain.parse import parse_training_job
-from jobs.models import JobChange, Source
+from jobs.models import JobChange, Source, TrainingJob
 from tests import alert_receiver
 from tests.factories import T0, describe_response, make_source
 from tests.test_ingest import race
@@ -73,6 +73,7 @@ def test_the_migration_creates_the_built_in_rules_with_completed_muted():
         AlertKind.MAX_RUNTIME: False,
         AlertKind.RESTARTED: False,
         AlertKind.COMPLETED: True,
+        AlertKind.NEAR_MAX_RUNTIME: False,
     }
 
 
@@ -327,3 +328,44 @@ def test_the_default_channels_follow_the_setting(watched, settings, receiver):
     assert list(Delivery.objects.filter(alert__job__name="second-default").values_list("channel__url", flat=True)) == [
         "json://127.0.0.1:9/other"
     ]
+
+
+def _near_limit_rule(**fields) -> AlertRule:
+    return AlertRule.objects.create(
+        name="near limit", kind=AlertKind.NEAR_MAX_RUNTIME, created_at=T0 - timedelta(days=1), **fields
+    )
+
+
+def test_a_running_job_past_ninety_percent_of_its_max_runtime_alerts_once(watched, receiver):
+    _near_limit_rule()
+    store(watched, running("long-run", StoppingCondition={"MaxRuntimeInSeconds": 3600}), running("short-way"))
+    start = T0 + timedelta(minutes=5)  # the factory's TrainingStartTime
+    assert limits.decide_limits(now=start + timedelta(seconds=3239)) == []
+    (alert,) = limits.decide_limits(now=start + timedelta(seconds=3240))
+    assert (alert.job.name, alert.event) == ("long-run", "runtime>=90%")
+    assert limits.decide_limits(now=start + timedelta(seconds=3300)) == []  # once
+    send_now()
+    (post,) = receiver.posts
+    assert post.body["title"] == "Training job long-run is near its MaxRuntime"
+
+
+def test_a_job_past_the_share_before_the_rule_existed_is_history(watched):
+    rule = _near_limit_rule(share_percent=50)
+    store(watched, running("old-run", StoppingCondition={"MaxRuntimeInSeconds": 3600}))
+    AlertRule.objects.filter(pk=rule.pk).update(created_at=T0 + timedelta(hours=1))
+    assert limits.decide_limits(now=T0 + timedelta(hours=2)) == []
+
+
+def _limit_queries(source: Source, count: int, prefix: str) -> int:
+    store(source, *[running(f"{prefix}-{i}", StoppingCondition={"MaxRuntimeInSeconds": 600}) for i in range(count)])
+    with CaptureQueriesContext(connection) as ctx:
+        decided = limits.decide_limits(now=T0 + timedelta(hours=1))
+    assert len(decided) == count
+    TrainingJob.objects.filter(name__startswith=prefix).update(status="Completed")
+    return len(ctx.captured_queries)
+
+
+def test_the_limit_decision_costs_the_same_queries_for_ten_running_jobs_as_for_eighty(watched):
+    _near_limit_rule()
+    _limit_queries(watched, 1, "first")  # creates the TRAINWATCH_ALERT_URLS channel, once
+    assert _limit_queries(watched, 10, "few") == _limit_queries(watched, 70, "many") <= 10

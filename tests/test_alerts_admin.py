@@ -72,7 +72,13 @@ def test_a_rule_is_added_with_a_scope_and_channels(admin_client):
     channel = Channel.objects.create(name="hook", url="json://127.0.0.1:9/")
     response = admin_client.post(
         "/admin/alerts/alertrule/add/",
-        {"name": "vision failures", "kind": AlertKind.FAILED, "scope_tag": "team=vision", "channels": [channel.pk]},
+        {
+            "name": "vision failures",
+            "kind": AlertKind.FAILED,
+            "share_percent": 90,
+            "scope_tag": "team=vision",
+            "channels": [channel.pk],
+        },
     )
     assert response.status_code == 302
     rule = AlertRule.objects.get(name="vision failures")

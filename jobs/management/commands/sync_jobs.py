@@ -5,7 +5,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
-from alerts import delivery
+from alerts import delivery, limits
 from jobs import sync
 from jobs.models import Source
 from jobs.sources import ensure_configured_sources
@@ -53,6 +53,7 @@ class Command(BaseCommand):
             )
         # No broker here: what the cycles decided is sent now, grouped, not
         # held for quiet (the cycle is over).
+        limits.decide_limits()
         sweep = delivery.deliver_due(quiet_seconds=0)
         if sweep.sent or sweep.failed:
             self.stdout.write(f"alerts: sent {sweep.sent} messages, {sweep.failed} failed (retried later)")
