@@ -17,7 +17,7 @@ from alerts import decide, delivery, limits
 from alerts.models import Alert, AlertKind, AlertRule, Channel, Delivery, DeliveryStatus
 from alerts.tasks import deliver_alerts
 from dashboard.celery import app
-from jobs import ingest
+from jobs import ingest, maintenance
 from jobs.domain.parse import parse_training_job
 from jobs.models import JobChange, Source, TrainingJob
 from tests import alert_receiver
@@ -369,3 +369,14 @@ def test_the_limit_decision_costs_the_same_queries_for_ten_running_jobs_as_for_e
     _near_limit_rule()
     _limit_queries(watched, 1, "first")  # creates the TRAINWATCH_ALERT_URLS channel, once
     assert _limit_queries(watched, 10, "few") == _limit_queries(watched, 70, "many") <= 10
+
+
+def test_old_alerts_are_pruned_with_the_history_unless_still_being_sent(watched, settings):
+    settings.TRAINWATCH_RETENTION_DAYS = 30
+    store(watched, failed("old-sent"), failed("old-pending"), failed("young"))
+    send_now()
+    Delivery.objects.filter(alert__job__name="old-pending").update(status=DeliveryStatus.PENDING)
+    now = timezone.now()
+    Alert.objects.exclude(job__name="young").update(created_at=now - timedelta(days=31))
+    assert maintenance.prune_history(now)["alerts"] == 1
+    assert sorted(Alert.objects.values_list("job__name", flat=True)) == ["old-pending", "young"]
