@@ -97,14 +97,20 @@ def record(alerts: list[Alert], now: datetime) -> list[Alert]:
         return []
     Alert.objects.bulk_create(alerts, ignore_conflicts=True)
     # ignore_conflicts returns no ids: read back the ones decided now.
-    wanted = {(a.rule_id, a.job_id, a.event) for a in alerts}
-    decided_ids = sorted({a.job_id for a in alerts})
+    wanted = {(a.rule_id, a.job_id, a.source_id, a.event) for a in alerts}
+    decided_ids = sorted({a.job_id for a in alerts if a.job_id is not None})
     decided = [
         a
         for start in range(0, len(decided_ids), IN_CHUNK)
         for a in Alert.objects.filter(job_id__in=decided_ids[start : start + IN_CHUNK], created_at=now)
-        if (a.rule_id, a.job_id, a.event) in wanted
+        if (a.rule_id, a.job_id, a.source_id, a.event) in wanted
     ]
+    if any(a.job_id is None for a in alerts):  # source-health alerts: a handful
+        decided += [
+            a
+            for a in Alert.objects.filter(job__isnull=True, created_at=now)
+            if (a.rule_id, a.job_id, a.source_id, a.event) in wanted
+        ]
     Delivery.objects.bulk_create(
         [
             Delivery(alert=a, channel_id=channel_id, next_attempt_at=now, created_at=now)

@@ -95,15 +95,18 @@ def _claim(ids: list[int], batch: str, now: datetime) -> list[Delivery]:
     )
     return list(
         Delivery.objects.filter(claim=token)
-        .select_related("channel", "alert__rule", "alert__job__source")
-        .order_by("alert__job__name", "id")
+        .select_related("channel", "alert__rule", "alert__job__source", "alert__source")
+        .order_by("alert__job__name", "alert__source__name", "id")
     )
 
 
 def _send(deliveries: list[Delivery], batch: str, prices: dict[str, Any], now: datetime) -> bool:
     channel = deliveries[0].channel
     rule = deliveries[0].alert.rule
-    message = domain.render(rule.name, rule.kind, [_alerted(d, prices, now) for d in deliveries], key=batch)
+    if rule.kind == domain.SOURCE_HEALTH:
+        message = domain.render_sources(rule.name, [_alerted_source(d, now) for d in deliveries], key=batch)
+    else:
+        message = domain.render(rule.name, rule.kind, [_alerted(d, prices, now) for d in deliveries], key=batch)
     result = channels.send(channel.url, title=message.title, body=message.body, key=batch, fields=message.fields)
     ids = [d.pk for d in deliveries]
     mine = Delivery.objects.filter(pk__in=ids, claim=deliveries[0].claim)
@@ -152,6 +155,18 @@ def _alerted(delivery: Delivery, prices: dict[str, Any], now: datetime) -> domai
         source=job.source.name,
         url=job_url(job.pk),
         event=delivery.alert.event,
+    )
+
+
+def _alerted_source(delivery: Delivery, now: datetime) -> domain.AlertedSource:
+    source = delivery.alert.source
+    health = source.health(now)
+    return domain.AlertedSource(
+        name=source.name,
+        state=health.state.label,
+        reason=health.reason,
+        last_success_at=source.last_success_at,
+        url=settings.TRAINWATCH_BASE_URL + reverse("jobs:status"),
     )
 
 

@@ -23,6 +23,7 @@ MAX_RUNTIME = "max_runtime_exceeded"
 RESTARTED = "restarted"
 COMPLETED = "completed"
 NEAR_MAX_RUNTIME = "near_max_runtime"  # time-based: decided by alerts.limits, not from a change
+SOURCE_HEALTH = "source_health"  # likewise, about a source rather than a job
 
 # SecondaryStatus values (botocore's SecondaryStatus enum) each kind reacts to.
 LIMIT_STATUSES = frozenset({"MaxRuntimeExceeded", "MaxWaitTimeExceeded"})
@@ -188,6 +189,58 @@ RULE_TITLES = {
     COMPLETED: "completed",
     NEAR_MAX_RUNTIME: "is near its MaxRuntime",
 }
+
+
+@dataclass(frozen=True)
+class AlertedSource:
+    """One source of a source-health message."""
+
+    name: str
+    state: str  # SyncState's label
+    reason: str
+    last_success_at: datetime | None
+    url: str
+
+
+def outage_event(*, unhealthy: bool, last_success_at: datetime | None) -> str | None:
+    """One event per outage: keyed by the last success before it, so the next outage is a new one."""
+    if not unhealthy:
+        return None
+    return f"unhealthy@{last_success_at.isoformat() if last_success_at else 'never'}"
+
+
+def render_sources(rule_name: str, sources: Sequence[AlertedSource], *, key: str) -> Message:
+    if len(sources) == 1:
+        title = f"Source {neutralise(sources[0].name, 64)} is not syncing"
+    else:
+        title = f"{len(sources)} sources are not syncing"
+    lines = [f"Rule: {neutralise(rule_name, 100)}", ""]
+    fields_sources = []
+    for source in sources:
+        since = source.last_success_at.isoformat() if source.last_success_at else "never"
+        lines.append(f"• {neutralise(source.name, 64)}: {source.state}; last synced {since}")
+        lines.append(f"  {neutralise(source.reason, REASON_LIMIT)}")
+        lines.append(f"  {source.url}")
+        lines.append("")
+        fields_sources.append(
+            {
+                "name": neutralise(source.name, 64),
+                "state": source.state,
+                "reason": neutralise(source.reason, REASON_LIMIT),
+                "last_success_at": source.last_success_at.isoformat() if source.last_success_at else None,
+                "url": source.url,
+            }
+        )
+    lines.append(f"Alert id: {key}")
+    fields = {
+        "idempotency_key": key,
+        "rule": neutralise(rule_name, 100),
+        "kind": SOURCE_HEALTH,
+        "count": len(sources),
+        "sources": fields_sources,
+        "jobs": [],
+    }
+    return Message(title, "\n".join(lines).strip(), fields)
 
 
 def render(rule_name: str, kind: str, jobs: Sequence[AlertedJob], *, key: str) -> Message:

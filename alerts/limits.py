@@ -1,4 +1,4 @@
-"""Time-based alerts: running jobs past a share of their MaxRuntime.
+"""Time-based alerts: running jobs past a share of their MaxRuntime, sources that stopped syncing.
 
 No change marks the moment a job crosses 90 % of its MaxRuntime, so these
 are decided by the delivery sweep (every few seconds) and by ``sync_jobs``,
@@ -17,7 +17,10 @@ from django.utils import timezone
 from alerts import domain
 from alerts.decide import record
 from alerts.models import Alert, AlertKind, AlertRule
-from jobs.models import TrainingJob
+from jobs.domain.health import SyncState
+from jobs.models import Source, TrainingJob
+
+UNHEALTHY = frozenset({SyncState.STALE, SyncState.FAILING, SyncState.UNFINISHED})
 
 
 def decide_limits(*, now: datetime | None = None) -> list[Alert]:
@@ -53,5 +56,29 @@ def decide_limits(*, now: datetime | None = None) -> list[Alert]:
                     created_at=now,
                 )
             )
+    with transaction.atomic():
+        return record(alerts, now)
+
+
+def decide_source_health(*, now: datetime | None = None) -> list[Alert]:
+    """Record an alert, once per outage, for every enabled source that is stale, failing or abandoned.
+
+    The state is jobs.domain.health's, the one /healthz and the status page
+    show. A source never synced yet is left alone: it is being set up.
+    """
+    now = now or timezone.now()
+    rules = list(AlertRule.objects.active().filter(kind=AlertKind.SOURCE_HEALTH))
+    if not rules:
+        return []
+    alerts = []
+    for source in Source.objects.filter(enabled=True):
+        health = source.health(now)
+        event = domain.outage_event(unhealthy=health.state in UNHEALTHY, last_success_at=source.last_success_at)
+        if event is None:
+            continue
+        for rule in rules:
+            if rule.scope_source_id is not None and rule.scope_source_id != source.pk:
+                continue
+            alerts.append(Alert(rule=rule, source=source, event=event, status=health.state.label, created_at=now))
     with transaction.atomic():
         return record(alerts, now)

@@ -16,6 +16,7 @@ class AlertKind(models.TextChoices):
     RESTARTED = domain.RESTARTED, "Job restarted (interrupted, internal error)"
     COMPLETED = domain.COMPLETED, "Job completed"
     NEAR_MAX_RUNTIME = domain.NEAR_MAX_RUNTIME, "Running past a share of MaxRuntime"
+    SOURCE_HEALTH = domain.SOURCE_HEALTH, "Source not syncing (stale, failing, abandoned cycle)"
 
 
 class Channel(models.Model):
@@ -100,10 +101,18 @@ class AlertRule(models.Model):
 
 
 class Alert(models.Model):
-    """A rule fired for a job's event: decided once, in the transaction that stored the change."""
+    """A rule fired for a job's event (or a source's, for source health): decided once."""
 
     rule = models.ForeignKey(AlertRule, on_delete=models.CASCADE, related_name="alerts")
-    job = models.ForeignKey(TrainingJob, on_delete=models.CASCADE, related_name="alerts")
+    job = models.ForeignKey(TrainingJob, on_delete=models.CASCADE, null=True, blank=True, related_name="alerts")
+    source = models.ForeignKey(
+        Source,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="alerts",
+        help_text="Set for a source-health alert, which is about no job.",
+    )
     event = models.CharField(max_length=100, help_text="What happened: Failed, MaxRuntimeExceeded, restart@<time>.")
     status = models.CharField(max_length=32, help_text="The job's status when decided.")
     secondary_status = models.CharField(max_length=64, blank=True)
@@ -114,6 +123,12 @@ class Alert(models.Model):
         constraints = [
             # Exactly once: two workers storing the same change cannot both decide it.
             models.UniqueConstraint(fields=["rule", "job", "event"], name="alert_rule_job_event_uniq"),
+            # The same for a source's alerts, which have no job (NULLs are never equal in the one above).
+            models.UniqueConstraint(
+                fields=["rule", "source", "event"],
+                condition=models.Q(job__isnull=True),
+                name="alert_rule_source_event_uniq",
+            ),
         ]
         indexes = [
             # The job page's list of alerts about the job.
@@ -121,7 +136,8 @@ class Alert(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.rule}: {self.job_id} {self.event}"
+        about = f"job {self.job_id}" if self.job_id is not None else f"source {self.source_id}"
+        return f"{self.rule}: {about} {self.event}"
 
 
 class DeliveryStatus(models.TextChoices):

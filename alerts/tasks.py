@@ -11,5 +11,6 @@ from alerts import delivery, limits
 def deliver_alerts() -> str:
     """Beat's delivery sweep: decide the time-based alerts (alerts.limits), send the due ones, grouped."""
     limits.decide_limits()
+    limits.decide_source_health()
     sweep = delivery.deliver_due()
     return f"sent {sweep.sent}, failed {sweep.failed}, held {sweep.held}"

@@ -74,6 +74,7 @@ def test_the_migration_creates_the_built_in_rules_with_completed_muted():
         AlertKind.RESTARTED: False,
         AlertKind.COMPLETED: True,
         AlertKind.NEAR_MAX_RUNTIME: False,
+        AlertKind.SOURCE_HEALTH: False,
     }
 
 
@@ -380,3 +381,27 @@ def test_old_alerts_are_pruned_with_the_history_unless_still_being_sent(watched,
     Alert.objects.exclude(job__name="young").update(created_at=now - timedelta(days=31))
     assert maintenance.prune_history(now)["alerts"] == 1
     assert sorted(Alert.objects.values_list("job__name", flat=True)) == ["old-pending", "young"]
+
+
+def test_a_source_that_stops_syncing_alerts_once_per_outage(watched, receiver, settings):
+    AlertRule.objects.create(name="sources", kind=AlertKind.SOURCE_HEALTH, created_at=T0 - timedelta(days=1))
+    make_source("never")  # being set up: not an outage
+    now = timezone.now()
+    interval = settings.TRAINWATCH_SYNC_INTERVAL
+    Source.objects.filter(pk=watched.pk).update(last_success_at=now - timedelta(seconds=interval), last_error="")
+    assert limits.decide_source_health(now=now) == []
+    Source.objects.filter(pk=watched.pk).update(last_error="ListTrainingJobs failed: <!channel> AccessDenied")
+    (alert,) = limits.decide_source_health(now=now)
+    assert (alert.source, alert.job, alert.status) == (watched, None, "failing")
+    assert limits.decide_source_health(now=now + timedelta(minutes=5)) == []  # the same outage
+    send_now()
+    (post,) = receiver.posts
+    assert post.body["title"] == "Source default is not syncing"
+    assert post.body["trainwatch"]["sources"][0]["url"] == "https://trainwatch.example/status/"
+    assert "<!channel>" not in post.body["message"]
+    # It recovers, then goes stale: a new outage, a new alert.
+    later = now + timedelta(hours=1)
+    Source.objects.filter(pk=watched.pk).update(last_success_at=later, last_error="")
+    assert limits.decide_source_health(now=later) == []
+    (again,) = limits.decide_source_health(now=later + timedelta(seconds=4 * interval))
+    assert again.status == "stale" and again.event != alert.event

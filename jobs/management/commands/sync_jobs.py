@@ -54,6 +54,7 @@ class Command(BaseCommand):
         # No broker here: what the cycles decided is sent now, grouped, not
         # held for quiet (the cycle is over).
         limits.decide_limits()
+        limits.decide_source_health()
         sweep = delivery.deliver_due(quiet_seconds=0)
         if sweep.sent or sweep.failed:
             self.stdout.write(f"alerts: sent {sweep.sent} messages, {sweep.failed} failed (retried later)")
