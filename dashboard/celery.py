@@ -4,6 +4,9 @@ from celery import Celery
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dashboard.settings")
 
+# Often enough that an alert waits for quiet, not for the sweep.
+ALERT_SWEEP_SECONDS = 5.0
+
 app = Celery("dashboard")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
@@ -53,4 +56,11 @@ def _schedule_sync(sender: Celery, **kwargs: object) -> None:
         sender.signature("jobs.tasks.prune_history"),
         name="prune old sync history",
         expires=3000,
+    )
+    # Alerts: the sweep sends what the stores decided (alerts.delivery), grouped.
+    sender.add_periodic_task(
+        ALERT_SWEEP_SECONDS,
+        sender.signature("alerts.tasks.deliver_alerts"),
+        name="deliver alerts",
+        expires=ALERT_SWEEP_SECONDS - 1,
     )

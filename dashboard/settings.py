@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "axes",
     "jobs",
+    "alerts",
 ]
 
 MIDDLEWARE = [
@@ -249,6 +250,19 @@ TRAINWATCH_RETENTION_DAYS = envint("TRAINWATCH_RETENTION_DAYS", "30", minimum=0)
 TRAINWATCH_STATUS_PUBLIC = envbool("TRAINWATCH_STATUS_PUBLIC", "False")
 # How long the failures and status figures are shared between viewers (jobs/figures_cache.py).
 TRAINWATCH_FIGURES_CACHE_SECONDS = envint("TRAINWATCH_FIGURES_CACHE_SECONDS", "15", minimum=0)
+
+# --- Alerts -----------------------------------------------------------------------
+# Apprise URLs (comma-separated) every rule without channels of its own sends to.
+TRAINWATCH_ALERT_URLS = [u.strip() for u in os.getenv("TRAINWATCH_ALERT_URLS", "").split(",") if u.strip()]
+# Where the dashboard is reached, for the links in alerts.
+TRAINWATCH_BASE_URL = os.getenv("TRAINWATCH_BASE_URL", f"http://127.0.0.1:{os.getenv('PORT', '8000')}").rstrip("/")
+if not TRAINWATCH_BASE_URL.startswith(("http://", "https://")):
+    raise ImproperlyConfigured(f"TRAINWATCH_BASE_URL={TRAINWATCH_BASE_URL!r} must start with http:// or https://")
+# Alerts of one rule are held until none has come for this long (at most 10 times
+# as long), so a cycle failing 200 jobs sends one message; sync_jobs sends at once.
+TRAINWATCH_ALERT_QUIET_SECONDS = envint("TRAINWATCH_ALERT_QUIET_SECONDS", "15", minimum=0)
+# Beside the sync ticks: a backlog of describes never holds up an alert.
+CELERY_TASK_ROUTES["alerts.tasks.deliver_alerts"] = {"queue": "sync"}
 
 # --- Operations ---------------------------------------------------------------
 # /metrics answers a scraper with this bearer token, or from these networks.

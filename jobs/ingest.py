@@ -15,8 +15,9 @@ with the change itself: a worker that dies between commit and hook loses
 nothing, the worker that lost a race records nothing (it saw the winner's
 row under the lock), and a reader in another process (alerts, push events,
 a Prometheus exporter) takes the rows after the last id it handled, at its
-own pace. Rows older than ``TRAINWATCH_RETENTION_DAYS`` are pruned hourly with
-the sync history (``jobs.maintenance.prune_history``).
+own pace. Readers that must decide inside that transaction (alerts) listen
+to ``jobs.signals.changes_recorded``, sent by ``record_changes``. Rows older
+than ``TRAINWATCH_RETENTION_DAYS`` are pruned hourly with the sync history (``jobs.maintenance.prune_history``).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from jobs.domain.failures import failure_signature
 from jobs.domain.parse import JobSummary, ParsedJob, Transition, clean_json, clean_text
 from jobs.domain.timeline import merge_transitions
 from jobs.models import FinalMetric, JobChange, JobTag, Source, StatusTransition, TrainingJob
+from jobs.signals import changes_recorded
 
 # Values per ``IN (...)`` list: SQLite caps the bound parameters of one query.
 IN_CHUNK = 900
@@ -202,8 +204,20 @@ def upsert_summaries(source: Source, summaries: list[JobSummary], *, now: dateti
         TrainingJob.objects.bulk_update(
             moved, ["status", "secondary_status", "last_modified_time", "not_found_count", "gone_at"]
         )
-        JobChange.objects.bulk_create(changes)
+        record_changes(changes)
     return len(created) + len(moved)
+
+
+def record_changes(changes: list[JobChange]) -> None:
+    """Write the outbox rows and tell the in-transaction readers (``jobs.signals.changes_recorded``).
+
+    Must run inside the transaction that stored the change: the alerts app
+    decides its alerts there, so an alert exists exactly when its change does.
+    """
+    if not changes:
+        return
+    JobChange.objects.bulk_create(changes)
+    changes_recorded.send(sender=JobChange, changes=changes)
 
 
 def needing_tags(parsed: Sequence[ParsedJob]) -> set[str]:
@@ -588,5 +602,4 @@ class _Writes:
             StatusTransition.objects.filter(rewritten).delete()
         for model, rows in self.children.items():
             model.objects.bulk_create(rows)
-        if self.changes:
-            JobChange.objects.bulk_create(self.changes)
+        record_changes(self.changes)

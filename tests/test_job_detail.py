@@ -180,8 +180,8 @@ def test_constant_queries(logged_in, django_assert_num_queries, count):
         FinalMetricDataList=metrics,
         tags={f"k{i}": "v" for i in range(count)},
     )
-    # session, user, job + source + CloudWatch state, transitions, metrics, prices, series, log tails
-    with django_assert_num_queries(8):
+    # session, user, job + source + CloudWatch state, transitions, metrics, prices, series, log tails, alerts
+    with django_assert_num_queries(9):
         response = logged_in.get(f"/jobs/{job.pk}/")
     assert len(response.context["chart"].bars) == count
 

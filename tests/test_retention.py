@@ -35,7 +35,14 @@ def test_old_cycles_and_errors_go_recent_ones_stay(settings):
 
     pruned = maintenance.prune_history(T0)
 
-    assert pruned == {"sync errors": 4, "sync cycles": 4, "job changes": 0, "login attempts": 0, "login log": 0}
+    assert pruned == {
+        "sync errors": 4,
+        "sync cycles": 4,
+        "job changes": 0,
+        "login attempts": 0,
+        "login log": 0,
+        "alerts": 0,
+    }
     assert not SyncCycle.objects.filter(pk__in=[c.pk for c in old]).exists()
     assert set(SyncCycle.objects.values_list("pk", flat=True)) == {c.pk for c in recent}
     assert set(SyncError.objects.values_list("cycle_id", flat=True)) == {c.pk for c in recent}
@@ -62,7 +69,14 @@ def test_deletes_in_bounded_batches(settings):
     with CaptureQueriesContext(connection) as queries:
         pruned = maintenance.prune_history(T0, batch=3)
 
-    assert pruned == {"sync errors": 7, "sync cycles": 7, "job changes": 0, "login attempts": 0, "login log": 0}
+    assert pruned == {
+        "sync errors": 7,
+        "sync cycles": 7,
+        "job changes": 0,
+        "login attempts": 0,
+        "login log": 0,
+        "alerts": 0,
+    }
     deletes = [q["sql"] for q in queries.captured_queries if q["sql"].startswith("DELETE")]
     # 3 + 3 + 1 errors, then 3 + 3 + 1 cycles: never one statement over everything.
     assert len(deletes) == 6
@@ -106,7 +120,9 @@ def test_the_task_prunes_against_the_real_now(settings):
     SyncCycle.objects.create(source=source, started_at=timezone.now() - timedelta(days=2))
     kept = SyncCycle.objects.create(source=source, started_at=timezone.now() - timedelta(hours=23))
 
-    assert prune_history() == "sync errors: 0, sync cycles: 1, job changes: 0, login attempts: 0, login log: 0"
+    assert (
+        prune_history() == "sync errors: 0, sync cycles: 1, job changes: 0, login attempts: 0, login log: 0, alerts: 0"
+    )
     assert list(SyncCycle.objects.all()) == [kept]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from urllib.parse import quote, urlencode
 
 from django.contrib.auth.decorators import login_required
+from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.template.loader import render_to_string
@@ -21,6 +22,7 @@ from jobs.models import InstancePrice, TrainingJob
 CONSOLE = "https://console.aws.amazon.com"
 TIMELINE_TEMPLATE = "jobs/partials/timeline.html"
 CLOUDWATCH_TEMPLATE = "jobs/partials/cloudwatch.html"
+ALERTS_SHOWN = 50  # the newest; the rest are in the admin's alert log
 
 
 def logs_url(region: str, job_name: str) -> str:
@@ -95,4 +97,13 @@ def job_detail(request: HttpRequest, job_id: int) -> HttpResponse:
         else None,
         "labeling_name": _arn_name(job.labeling_job_arn),
     }
+    # The alerts app's log about this job (one query, deliveries counted in it).
+    ctx["alerts"] = list(
+        job.alerts.select_related("rule")
+        .annotate(
+            delivered=Count("deliveries", filter=Q(deliveries__status="sent")),
+            channel_count=Count("deliveries"),
+        )
+        .order_by("-created_at", "-id")[:ALERTS_SHOWN]
+    )
     return render(request, "jobs/detail.html", ctx)

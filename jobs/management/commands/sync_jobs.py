@@ -6,6 +6,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
+from alerts import delivery, limits
 from jobs import cloudwatch_sync, sync
 from jobs.models import Source
 from jobs.sources import ensure_configured_sources
@@ -14,7 +15,8 @@ from jobs.sources import ensure_configured_sources
 class Command(BaseCommand):
     help = (
         "Run one full sync cycle now, synchronously, without a broker. A source whose "
-        "sync lease another cycle (the Celery task, another sync_jobs) holds is skipped."
+        "sync lease another cycle (the Celery task, another sync_jobs) holds is skipped. "
+        "Then sends the alerts the cycle decided."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -54,6 +56,13 @@ class Command(BaseCommand):
                 # After the jobs are stored, so a job seen for the first time gets its curves too;
                 # its failures are SyncErrors and never fail the command.
                 self.stdout.write(f"{source.name}: {cloudwatch_sync.run(source)}")
+        # No broker here: what the cycles decided is sent now, grouped, not
+        # held for quiet (the cycle is over).
+        limits.decide_limits()
+        limits.decide_source_health()
+        sweep = delivery.deliver_due(quiet_seconds=0)
+        if sweep.sent or sweep.failed:
+            self.stdout.write(f"alerts: sent {sweep.sent} messages, {sweep.failed} failed (retried later)")
         if failed:
             raise CommandError(f"Sync failed for: {', '.join(failed)}")
 
