@@ -118,10 +118,15 @@ def shoot(base: str, username: str, password: str, out: Path) -> list[Path]:
                     "status": "/status/",
                     "admin-jobs": "/admin/jobs/trainingjob/",
                 }
-                page.goto("/")
-                running = page.locator("tr[data-running] td.name a").first
+                # The oldest job on the first page of those training now: the longest curves.
+                page.goto("/?status=InProgress&secondary_status=Training")
+                running = page.locator("tr[data-running]")
+                if not running.count():
+                    page.goto("/")
+                    running = page.locator("tr[data-running]")
                 if running.count():
-                    shots["job-detail-running"] = running.get_attribute("href")
+                    # The row's first link is the job; the others are its tags.
+                    shots["job-detail-running"] = running.last.locator("td.name a").first.get_attribute("href")
             for name, path in shots.items():
                 page.goto(path)
                 page.wait_for_load_state("networkidle")
@@ -130,6 +135,12 @@ def shoot(base: str, username: str, password: str, out: Path) -> list[Path]:
                 if target.stat().st_size > MAX_BYTES:
                     page.screenshot(path=str(target))  # the viewport only
                 written.append(target)
+                cloudwatch = page.locator("#cloudwatch")
+                if name.startswith("job-detail") and cloudwatch.count():
+                    # The curves, utilization and log tails alone: the full page may be cut to the viewport.
+                    panel = out / f"{name.replace('job-detail', 'job-cloudwatch')}.png"
+                    cloudwatch.screenshot(path=str(panel))
+                    written.append(panel)
             context.close()
         browser.close()
     return written

@@ -77,8 +77,8 @@ def test_queries_do_not_grow_with_points(logged_in, django_assert_num_queries, p
     store_full_job(job, job.training_start_time, points, hosts=2, metrics=2)
     store_tail(job, "algo-1", [f"line {i}" for i in range(50)])
     store_tail(job, "algo-2", [f"line {i}" for i in range(50)])
-    # session, user, job + source + CloudWatch state, transitions, metrics, prices, series, log tails
-    with django_assert_num_queries(8):
+    # session, user, job + source + CloudWatch state, transitions, metrics, prices, series, log tails, alerts
+    with django_assert_num_queries(9):
         response = logged_in.get(f"/jobs/{job.pk}/")
     assert response.content.decode().count("<polyline") == 2 + 2 * 5
 
@@ -109,3 +109,16 @@ def test_failed_job_opens_the_host_with_the_error(logged_in):
     assert panels == ["", " open"]  # algo-2 open, where the error is
     assert '<a href="#log-2-error">the error</a>' in html
     assert re.search(r'<li id="log-2-error" class="err">.*Traceback', html)
+
+
+def test_last_values_are_shown_to_four_significant_digits(logged_in):
+    job = make_job("digits-1")
+    start = job.training_start_time
+    store_series(
+        job, "CPUUtilization", [(start.timestamp(), 10.0), (start.timestamp() + 60, 6388.58)], host=f"{job.name}/algo-1"
+    )
+    store_series(job, "validation:accuracy", [(start.timestamp(), 0.5), (start.timestamp() + 60, 0.95123)])
+    html = logged_in.get(f"/jobs/{job.pk}/").content.decode()
+    assert '<span class="muted">6389%</span>' in html
+    assert '<span class="muted">0.9512</span>' in html
+    assert "6388.5800" not in html
