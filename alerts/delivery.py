@@ -27,6 +27,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from alerts import channels, domain
+from alerts.limits import UNHEALTHY
 from alerts.models import Channel, Delivery, DeliveryStatus
 from jobs.costs import job_price, price_table
 
@@ -161,10 +162,13 @@ def _alerted(delivery: Delivery, prices: dict[str, Any], now: datetime) -> domai
 def _alerted_source(delivery: Delivery, now: datetime) -> domain.AlertedSource:
     source = delivery.alert.source
     health = source.health(now)
+    # The state the alert was decided on: a source that recovered before the
+    # message went out must not read "not syncing: ok".
+    reason = health.reason if health.state in UNHEALTHY else f"since recovered: {health.reason}"
     return domain.AlertedSource(
         name=source.name,
-        state=health.state.label,
-        reason=health.reason,
+        state=delivery.alert.status or health.state.label,
+        reason=reason,
         last_success_at=source.last_success_at,
         url=settings.TRAINWATCH_BASE_URL + reverse("jobs:status"),
     )

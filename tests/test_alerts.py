@@ -399,9 +399,25 @@ def test_a_source_that_stops_syncing_alerts_once_per_outage(watched, receiver, s
     assert post.body["title"] == "Source default is not syncing"
     assert post.body["trainwatch"]["sources"][0]["url"] == "https://trainwatch.example/status/"
     assert "<!channel>" not in post.body["message"]
+    assert "default: failing;" in post.body["message"]
     # It recovers, then goes stale: a new outage, a new alert.
     later = now + timedelta(hours=1)
     Source.objects.filter(pk=watched.pk).update(last_success_at=later, last_error="")
     assert limits.decide_source_health(now=later) == []
     (again,) = limits.decide_source_health(now=later + timedelta(seconds=4 * interval))
     assert again.status == "stale" and again.event != alert.event
+
+
+def test_a_source_that_recovered_before_the_message_says_what_it_was(watched, receiver, settings):
+    AlertRule.objects.create(name="sources", kind=AlertKind.SOURCE_HEALTH, created_at=T0 - timedelta(days=1))
+    now = timezone.now()
+    Source.objects.filter(pk=watched.pk).update(
+        last_success_at=now - timedelta(seconds=10 * settings.TRAINWATCH_SYNC_INTERVAL), last_error=""
+    )
+    (alert,) = limits.decide_source_health(now=now)
+    assert alert.status == "stale"
+    Source.objects.filter(pk=watched.pk).update(last_success_at=timezone.now())  # a cycle finished meanwhile
+    send_now()
+    (post,) = receiver.posts
+    assert "default: stale;" in post.body["message"]
+    assert "since recovered: last success" in post.body["message"]
