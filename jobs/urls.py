@@ -9,6 +9,7 @@ urlpatterns = [
     path("jobs/rows/", views.running_rows, name="running_rows"),
     path("jobs.csv", views.jobs_csv, name="jobs_csv"),
     path("jobs/<int:job_id>/", views.job_detail, name="detail"),
+    path("compare/", views.compare_jobs, name="compare"),
     path("failures/", views.failures, name="failures"),
     path("status/", views.status, name="status"),
     path("status/fragment/", views.status_fragment, name="status_fragment"),

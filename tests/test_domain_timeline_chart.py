@@ -1,7 +1,7 @@
 from datetime import UTC, datetime, timedelta
 
 from jobs.domain.parse import Transition
-from jobs.domain.timeline_chart import MIN_WIDTH, layout
+from jobs.domain.timeline_chart import MIN_WIDTH, layout, time_span
 
 T0 = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 
@@ -73,3 +73,36 @@ def test_no_history():
         now=T0,
     )
     assert chart.bars == [] and chart.end > chart.start
+
+
+def test_jobs_compared_share_one_axis():
+    first = [_t("Starting", 0, 10), _t("Training", 10, 50)]
+    second = [_t("Starting", 50, 60), _t("Training", 60, 100)]
+    now = T0 + timedelta(days=1)
+    span = time_span(
+        [
+            (T0, first, T0 + timedelta(minutes=10), T0 + timedelta(minutes=50), False),
+            (T0 + timedelta(minutes=50), second, T0 + timedelta(minutes=60), T0 + timedelta(minutes=100), False),
+        ],
+        now,
+    )
+    assert span == (T0, T0 + timedelta(minutes=100))
+    chart = layout(
+        second,
+        creation_time=T0 + timedelta(minutes=50),
+        training_start_time=T0 + timedelta(minutes=60),
+        training_end_time=T0 + timedelta(minutes=100),
+        max_runtime_seconds=None,
+        running=False,
+        now=now,
+        span=span,
+    )
+    assert (chart.start, chart.end) == span
+    assert [(b.left, b.width) for b in chart.bars] == [(50.0, 10.0), (60.0, 40.0)]
+    assert (chart.billed_left, chart.billed_width) == (60.0, 40.0)
+
+
+def test_a_running_job_stretches_the_shared_axis_to_now():
+    now = T0 + timedelta(minutes=30)
+    span = time_span([(T0, [_t("Training", 0)], T0, None, True), (T0, [_t("Completed", 5, 5)], T0, T0, False)], now)
+    assert span == (T0, now)

@@ -257,3 +257,32 @@ def test_tag_and_status_constant_queries(logged_in, django_assert_num_queries, c
     with django_assert_num_queries(8):
         response = logged_in.get("/", {"tag": "team=vision", "status": "Failed"})
     assert response.context["matched"] == count // 2
+
+
+def test_each_row_has_a_compare_checkbox_and_the_selection_is_kept(logged_in):
+    a = make_job("pick-a")
+    b = make_job("pick-b", created=T0 + timedelta(minutes=1))
+    c = make_job("pick-c", created=T0 + timedelta(minutes=2))
+    html = logged_in.get("/", {"compare": f"{a.pk},{c.pk},999999,x"}).content.decode()
+    for job in (a, b, c):
+        assert f'name="ids" value="{job.pk}" form="compare-form"' in html
+    assert html.count('class="pick-job"') == 3
+    assert html.count(" checked>") == 2  # a and c: the ids on this page that were asked
+    assert 'action="/compare/"' in html
+    assert "Compare selected (2)" in html  # 999999 is no job: left out of the selection
+
+
+def test_ticked_jobs_on_other_pages_are_sent_with_the_compare_form(logged_in):
+    a = make_job("pick-a")
+    b = make_job("pick-b", created=T0 + timedelta(minutes=1))
+    response = logged_in.get("/", {"compare": f"{a.pk},{b.pk}", "status": "Failed"})
+    assert response.context["selected_elsewhere"] == [a.pk, b.pk]
+    html = response.content.decode()
+    assert f'<input type="hidden" name="ids" value="{a.pk}">' in html
+
+
+def test_refreshed_rows_carry_the_checkbox(logged_in):
+    job = make_job("live-1", status="InProgress")
+    html = logged_in.get("/jobs/rows/", {"ids": str(job.pk)}).json()["rows"][0]["html"]
+    assert f'class="pick-job" name="ids" value="{job.pk}"' in html
+    assert "checked" not in html  # the page keeps its own ticks (static/js/jobs_list.js)

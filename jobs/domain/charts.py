@@ -8,7 +8,7 @@ labels, and shaded bands for the job's phases.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -106,12 +106,14 @@ def line_chart(
     phases: Sequence[tuple[float, float, str]] = (),
     width: int = WIDTH,
     height: int = HEIGHT,
+    x_label: Callable[[float], str] | None = None,
 ) -> Chart:
     """Scale the series into a ``width`` x ``height`` plot.
 
     ``x_range`` (epoch seconds) lines up every chart of a job on one time
     axis; ``y_floor``/``y_ceiling`` pin the value axis (utilization reads
-    0 to at least 100 %), otherwise it fits the data.
+    0 to at least 100 %), otherwise it fits the data. ``x_label`` words an
+    x tick (default: the UTC clock time of the epoch second).
     """
     xs = [p[0] for _, pts in series for p in pts]
     ys = [p[1] for _, pts in series for p in pts]
@@ -148,7 +150,8 @@ def line_chart(
     t_step = _time_step(x1 - x0)
     first = math.ceil(x0 / t_step) * t_step
     fmt = "%H:%M" if x1 - x0 <= 2 * 86400 else "%m-%d %H:%M"
-    x_ticks = [Tick(round(px(t), 1), datetime.fromtimestamp(t, UTC).strftime(fmt)) for t in _frange(first, x1, t_step)]
+    label = x_label or (lambda t: datetime.fromtimestamp(t, UTC).strftime(fmt))
+    x_ticks = [Tick(round(px(t), 1), label(t)) for t in _frange(first, x1, t_step)]
     bands = [
         Band(round(px(max(a, x0)), 1), round(px(min(b, x1)) - px(max(a, x0)), 1), label)
         for a, b, label in phases

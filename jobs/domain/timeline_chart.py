@@ -63,6 +63,23 @@ def _pct(moment: datetime, start: datetime, total: float) -> float:
     return round(max(0.0, min(100.0, (moment - start).total_seconds() / total * 100)), 3)
 
 
+def time_span(
+    jobs: Sequence[tuple[datetime, Sequence[Transition], datetime | None, datetime | None, bool]], now: datetime
+) -> tuple[datetime, datetime]:
+    """The axis that holds every job given as (creation, transitions, training start, training end, running)."""
+    starts: list[datetime] = []
+    ends: list[datetime] = []
+    for creation_time, transitions, training_start_time, training_end_time, running in jobs:
+        starts += [creation_time, *(t.start_time for t in transitions)]
+        ends += [t.end_time or t.start_time for t in transitions]
+        ends += [m for m in (training_end_time, training_start_time) if m]
+        if running:
+            ends.append(now)
+    start = min(starts)
+    end = max([start, *ends])
+    return start, end
+
+
 def layout(
     transitions: Sequence[Transition],
     *,
@@ -72,14 +89,14 @@ def layout(
     max_runtime_seconds: int | None,
     running: bool,
     now: datetime,
+    span: tuple[datetime, datetime] | None = None,
 ) -> Chart:
-    """Place every step, the billed span and the MaxRuntime limit on one axis."""
-    start = min([creation_time, *(t.start_time for t in transitions)])
-    ends = [t.end_time or t.start_time for t in transitions]
-    ends += [m for m in (training_end_time, training_start_time) if m]
-    if running:
-        ends.append(now)
-    end = max([start, *ends])
+    """Place every step, the billed span and the MaxRuntime limit on one axis.
+
+    ``span`` (from ``time_span`` over several jobs) puts jobs compared side
+    by side on the same axis; by default the axis is the job's own.
+    """
+    start, end = span or time_span([(creation_time, transitions, training_start_time, training_end_time, running)], now)
     if end <= start:
         end = start + timedelta(seconds=1)
     total = (end - start).total_seconds()

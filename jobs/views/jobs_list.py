@@ -34,6 +34,7 @@ from jobs.templatetags.trainwatch import status_label
 
 PAGE_SIZE = 50
 MAX_REFRESH_IDS = 200
+MAX_COMPARE = 20  # jobs.views.compare.MAX_JOBS: more would be refused there
 TAGS_SHOWN = 3
 ROW_TEMPLATE = "jobs/partials/job_row.html"
 ROWS_TEMPLATE = "jobs/partials/job_rows.html"
@@ -100,9 +101,9 @@ def _rows(jobs: list[TrainingJob], metric: str, prices: Prices, now: datetime) -
     return rows
 
 
-def _row_context(metric: str, now: datetime) -> dict[str, object]:
-    """What job_row.html reads besides the row, the same for every row."""
-    return {"metric": metric, "now": now, "index_url": reverse("jobs:index")}
+def _row_context(metric: str, now: datetime, selected: frozenset[int] = frozenset()) -> dict[str, object]:
+    """What job_row.html reads besides the row, the same for every row; ``selected`` ticks jobs to compare."""
+    return {"metric": metric, "now": now, "index_url": reverse("jobs:index"), "selected": selected}
 
 
 def _filtered(flt: JobFilter) -> bool:
@@ -179,9 +180,18 @@ def index(request: HttpRequest) -> HttpResponse:
 
     prices = price_table()
     rows = _rows(jobs, flt.metric, prices, now)
+    # The jobs ticked to compare, kept in ?compare= across pages, filters and sorts (static/js/jobs_list.js).
+    selected = parse_ids(request.GET.get("compare", ""), limit=MAX_COMPARE)
+    if selected:
+        # A job deleted since it was ticked would make the compare page refuse the whole selection.
+        known = set(TrainingJob.objects.filter(pk__in=selected).values_list("pk", flat=True))
+        selected = [pk for pk in selected if pk in known]
+    on_page = {job.pk for job in jobs}
     # Autoescaped by the Jinja2 template that made it.
     rows_html = mark_safe(
-        render_to_string(ROWS_TEMPLATE, {"rows": rows, **_row_context(flt.metric, now)}, using="jinja2")
+        render_to_string(
+            ROWS_TEMPLATE, {"rows": rows, **_row_context(flt.metric, now, frozenset(selected))}, using="jinja2"
+        )
     )
     filter_params = flt.active
     ctx = {
@@ -189,6 +199,8 @@ def index(request: HttpRequest) -> HttpResponse:
         "rows": rows,
         "rows_html": rows_html,
         "headers": _headers(flt),
+        "selected": selected,
+        "selected_elsewhere": [pk for pk in selected if pk not in on_page],
         "page": page,
         "has_next": has_next,
         "next_url": "?" + urlencode({**filter_params, "page": page + 1}),

@@ -34,7 +34,11 @@
         var tpl = document.createElement("template");
         tpl.innerHTML = html.trim();  // server-rendered and escaped by Django
         var fresh = tpl.content.querySelector("tr");
-        if (fresh) old.replaceWith(fresh);
+        if (!fresh) return;
+        // The refreshed row keeps the tick it had: the selection lives in the page.
+        var was = old.querySelector("input.pick-job"), now = fresh.querySelector("input.pick-job");
+        if (was && now) now.checked = was.checked;
+        old.replaceWith(fresh);
     }
 
     function poll() {
@@ -64,4 +68,52 @@
         schedule(document.hidden ? undefined : 0);
     });
     schedule();
+
+    // Jobs ticked to compare: kept in ?compare= (so paging, sorting and
+    // filtering keep them) and sent as ?ids= by the compare form.
+    var form = document.getElementById("compare-form");
+    var filters = document.getElementById("filters");
+    var button = document.getElementById("compare-button");
+    if (!form) return;
+
+    function selection() {
+        var ids = Array.prototype.map.call(form.querySelectorAll("input[type=hidden][name=ids]"), function (i) { return i.value; });
+        table.querySelectorAll("input.pick-job:checked").forEach(function (box) { ids.push(box.value); });
+        return ids;
+    }
+
+    function withCompare(href, value) {
+        var url = new URL(href, window.location.href);
+        if (value) url.searchParams.set("compare", value); else url.searchParams.delete("compare");
+        return url.pathname + url.search + url.hash;
+    }
+
+    function keep() {
+        var ids = selection();
+        var value = ids.join(",");
+        history.replaceState(history.state, "", withCompare(window.location.href, value));
+        document.querySelectorAll("main a[href^='?']").forEach(function (a) {
+            a.setAttribute("href", "?" + new URL(withCompare(a.getAttribute("href"), value), window.location.href).search.slice(1));
+        });
+        button.textContent = "Compare selected" + (ids.length ? " (" + ids.length + ")" : "");
+    }
+
+    table.addEventListener("change", function (event) {
+        if (event.target.classList && event.target.classList.contains("pick-job")) keep();
+    });
+    if (filters) {
+        filters.addEventListener("submit", function () {
+            var value = selection().join(",");
+            var input = filters.querySelector("input[name=compare]");
+            if (!value) { if (input) input.remove(); return; }
+            if (!input) {
+                input = document.createElement("input");
+                input.type = "hidden";
+                input.name = "compare";
+                filters.appendChild(input);
+            }
+            input.value = value;
+        });
+    }
+    keep();
 })();
