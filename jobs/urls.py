@@ -10,6 +10,7 @@ urlpatterns = [
     path("jobs.csv", views.jobs_csv, name="jobs_csv"),
     path("jobs/<int:job_id>/", views.job_detail, name="detail"),
     path("failures/", views.failures, name="failures"),
+    path("costs/", views.costs, name="costs"),
     path("status/", views.status, name="status"),
     path("status/fragment/", views.status_fragment, name="status_fragment"),
 ]
