@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 from decimal import Decimal
 from urllib.parse import parse_qs, urlparse
 
@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from jobs.cost_report import CostQuery, cost_report
 from jobs.costs import job_price, price_table
+from jobs.domain.periods import spread
 from jobs.models import InstancePrice, TrainingJob
 from tests.factories import T0, make_job, make_source
 
@@ -222,3 +223,26 @@ def test_query_count_does_not_grow_with_jobs(logged_in, prices, count):
         assert logged_in.get("/costs/").status_code == 200
     # session, user, prices, the spend union
     assert len(queries) == 4, [q["sql"][:80] for q in queries]
+
+
+def test_days_follow_the_pure_spreading_rule(db, prices):
+    # AWS billed 1777 s of a 2 d 7 h span starting 21:13:07 Monday: each day its share, to the second.
+    created = T0.replace(hour=21, minute=8, second=7) - timedelta(days=4)
+    start = created + timedelta(minutes=5)
+    end = start + timedelta(days=2, hours=7)
+    make_job(
+        "odd-1",
+        created=created,
+        TrainingEndTime=end,
+        EnableManagedSpotTraining=True,
+        TrainingTimeInSeconds=int((end - start).total_seconds()),
+        BillableTimeInSeconds=1777,
+        ResourceConfig={"InstanceType": "ml.p3.2xlarge", "InstanceCount": 1, "VolumeSizeInGB": 50},
+    )
+    report = _report(by="day")
+    moments = [timezone.make_aware(datetime.combine(p.first, time.min)).timestamp() for p in report["periods"]]
+    moments.append(moments[-1] + 86400)
+    expected = spread(1777, start.timestamp(), end.timestamp(), moments)
+    (group,) = report["groups"]
+    assert [round(usd / Decimal(3) * 3600) for usd in group["per_period"]] == expected
+    assert sum(expected) == 1777 and sum(1 for s in expected if s) == 4  # Monday to Thursday
