@@ -33,6 +33,7 @@ WASTED = frozenset({statuses.FAILED, statuses.STOPPED})
 PALETTE = ("#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c755f")
 OTHER_COLOR = "#bab0ac"
 CHART_WIDTH, CHART_HEIGHT = 800.0, 220.0
+AXIS_LABELS = 16
 
 
 @dataclass(frozen=True)
@@ -176,6 +177,9 @@ def cost_report(query: CostQuery, now: datetime, prices: Prices) -> dict[str, An
     return {
         "query": query,
         "periods": periods,
+        # Under each bar when they fit, else the first and the last.
+        "axis_labels": [p.label for p in periods] if n <= AXIS_LABELS else [],
+        "chart_top": max((sum((s[i] for s in series), Decimal(0)) for i in range(n)), default=Decimal(0)),
         "period_totals": [sum((s[i] for s in series), Decimal(0)) for i in range(n)],
         "groups": _sorted(list(groups.values()), query.sort),
         "legend": legend,
