@@ -70,6 +70,7 @@ def cases(detail_id: int) -> list[Case]:
         Case("html.failures", "/failures/", 60.0, "failed jobs grouped by signature"),
         Case("html.status", "/status/", 60.0, "team status board"),
         Case("html.costs", f"/costs/?by=month&group=tag:team&{_last_month()}", 200.0, "a month's spend by team"),
+        Case("html.costs_daily", "/costs/", 200.0, "the default: 30 days per day by team"),
         Case("api.status", "/api/status/", 60.0, "status figures as JSON"),
     ]
     return out

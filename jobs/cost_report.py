@@ -145,7 +145,8 @@ def cost_report(query: CostQuery, now: datetime, prices: Prices) -> dict[str, An
     for item in groups.values():
         item["hours"] = item["seconds"] / 3600
         item["share"] = float(item["usd"] / total_usd * 100) if total_usd else 0.0
-        item["label"] = item["value"] if item["value"] is not None else f"(no {query.group_label})"
+        value = item["value"]
+        item["label"] = f"(no {query.group_label})" if value is None else value or f"(empty {query.group_label})"
         item["link"] = _link_filter(query, item["value"])
     # Colors by spend, biggest first, so the same data always colors alike.
     by_spend = sorted(groups.values(), key=lambda g: (-g["usd"], str(g["label"])))
