@@ -13,7 +13,8 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import F, FilteredRelation, Q
+from django.db.models import F
+from django.db.models.fields.json import KeyTextTransform
 from django.utils import timezone
 
 from jobs import spend
@@ -81,9 +82,9 @@ def _jobs_and_group(query: CostQuery) -> tuple[Any, Any]:
     jobs = TrainingJob.objects.all()
     key = query.tag_key
     if key is not None:
-        # A LEFT JOIN on the job's one tag row of that key: jobs without it group under None.
-        jobs = jobs.alias(grouped_tag=FilteredRelation("tag_rows", condition=Q(tag_rows__key=key)))
-        return jobs, F("grouped_tag__value")
+        # From the job's own tags (the JobTag rows mirror them): the row is read
+        # anyway, where a join to the tag rows hashed every job's tag of that key.
+        return jobs, KeyTextTransform(key, "tags")
     return jobs, F("source__name" if query.group == "source" else query.group)
 
 
