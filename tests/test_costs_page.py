@@ -246,3 +246,24 @@ def test_days_follow_the_pure_spreading_rule(db, prices):
     (group,) = report["groups"]
     assert [round(usd / Decimal(3) * 3600) for usd in group["per_period"]] == expected
     assert sum(expected) == 1777 and sum(1 for s in expected if s) == 4  # Monday to Thursday
+
+
+def test_days_are_local_days(db, prices, settings):
+    settings.TIME_ZONE = "America/New_York"
+    # Trained 03:35-04:35 UTC on the 20th: 22:35-23:35 on the 19th in New York.
+    make_job("late-1", created=T0.replace(hour=3, minute=30))
+    timezone.deactivate()
+    report = _report(by="day")
+    (group,) = report["groups"]
+    per_day = dict(zip([p.label.isoformat() for p in report["periods"]], group["per_period"], strict=True))
+    assert cents(per_day["2026-11-19"]) == Decimal("6.00")
+    assert per_day["2026-11-20"] == 0
+    assert report["since"].utcoffset() == timedelta(hours=-5)
+
+
+def test_an_empty_tag_value_is_a_group_of_its_own(db, prices):
+    make_job("blank-1", tags={"team": ""})
+    make_job("none-1", tags={"owner": "x"})
+    labels = {g["label"]: g["link"] for g in _report()["groups"]}
+    assert set(labels) == {"(empty team)", "(no team)"}
+    assert labels["(empty team)"]["tag"] == "team="
