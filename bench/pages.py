@@ -69,9 +69,21 @@ def cases(detail_id: int) -> list[Case]:
         Case("api.detail", f"/api/jobs/{detail_id}/", 30.0, "a job with 50 transitions"),
         Case("html.failures", "/failures/", 60.0, "failed jobs grouped by signature"),
         Case("html.status", "/status/", 60.0, "team status board"),
+        Case("html.costs", f"/costs/?by=month&group=tag:team&{_last_month()}", 200.0, "a month's spend by team"),
+        Case("html.costs_daily", "/costs/", 200.0, "the default: 30 days per day by team"),
         Case("api.status", "/api/status/", 60.0, "status figures as JSON"),
     ]
     return out
+
+
+def _last_month() -> str:
+    """The 30 days up to today (local time), as /costs/ takes them."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    today = timezone.localdate()
+    return f"from={(today - timedelta(days=29)).isoformat()}&to={today.isoformat()}"
 
 
 def _free_port() -> int:

@@ -59,7 +59,6 @@ Six queries whatever the number of jobs.
 
 from __future__ import annotations
 
-import json
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -67,28 +66,22 @@ from typing import Any
 from django.conf import settings
 from django.db.models import (
     BigIntegerField,
-    Case,
     CharField,
     Count,
-    DateTimeField,
-    F,
-    Func,
     OuterRef,
     Q,
     Subquery,
-    Sum,
-    TextField,
     Value,
-    When,
 )
-from django.db.models.functions import Cast, Coalesce, Greatest, Least
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from jobs import spend
 from jobs.costs import Prices, price_table, rate_for
 from jobs.domain import billing, statuses
 from jobs.domain.health import LATE_AFTER_INTERVALS
 from jobs.figures_cache import cached_figures
-from jobs.models import GONE, Source, TrainingJob
+from jobs.models import Source, TrainingJob
 
 RECENT_LIMIT = 10
 # The bases a week's spend can mix (gone jobs' time is billed to when they were last seen).
@@ -203,67 +196,6 @@ def _recent(now: datetime) -> list[dict[str, Any]]:
     ]
 
 
-def _at(moment: datetime) -> Value:
-    return Value(moment, output_field=DateTimeField())
-
-
-class _SecondsBetween(Func):
-    """Whole seconds from the first datetime to the second, truncated like ``int(td.total_seconds())``.
-
-    Negative when the second is earlier. SQLite keeps milliseconds in its
-    julian days: rounded to them before truncating, so 3600 s is not 3599.
-    """
-
-    output_field = BigIntegerField()
-    arity = 2
-
-    def __init__(self, start: Any, stop: Any) -> None:
-        super().__init__(stop, start)  # stop - start
-
-    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Any:
-        template = "CAST(ROUND((julianday(%(expressions)s)) * 86400.0, 3) AS INTEGER)"
-        return self.as_sql(compiler, connection, template=template, arg_joiner=") - julianday(", **extra)
-
-    def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> Any:
-        template = "TRUNC(EXTRACT(EPOCH FROM (%(expressions)s)))::bigint"
-        return self.as_sql(compiler, connection, template=template, arg_joiner=" - ", **extra)
-
-
-def _billed_in(window_seconds: Any, since: datetime) -> Any:
-    """A finished job's billed seconds per instance inside a window, as ``billing.billed_seconds`` rules.
-
-    AWS's BillableTimeInSeconds (a spot job's savings included) is spread
-    over its start-to-end span, so a job that began before the window counts
-    only its share; without it, the seconds inside the window. Warm-pool time
-    AWS reports follows the end, so it counts in the window the job ended in.
-    """
-    span = _SecondsBetween("training_start_time", "training_end_time")
-    aws = Q(reported_billable_seconds__isnull=False, status__in=statuses.TERMINAL)
-    ended_inside = Q(training_end_time__gte=since)
-    billed = Case(
-        When(
-            aws & Q(training_start_time__lt=F("training_end_time")),
-            then=F("reported_billable_seconds") * window_seconds / span,
-        ),
-        When(aws & ended_inside, then=F("reported_billable_seconds")),
-        When(aws, then=Value(0)),
-        default=window_seconds,
-        output_field=BigIntegerField(),
-    )
-    retained = Case(
-        When(ended_inside, then=Coalesce("warm_pool_retained_seconds", Value(0))),
-        default=Value(0),
-        output_field=BigIntegerField(),
-    )
-    return billed + retained
-
-
-def _aws_billed_in(window_seconds: Any, since: datetime) -> Any:
-    """The part of ``_billed_in`` priced from AWS's own figure."""
-    aws = Q(reported_billable_seconds__isnull=False, status__in=statuses.TERMINAL)
-    return Case(When(aws, then=_billed_in(window_seconds, since)), default=Value(0), output_field=BigIntegerField())
-
-
 def _spend(now: datetime, prices: Prices) -> dict[str, dict[str, Any]]:
     """Billed time and cost inside today and this week (local time zone).
 
@@ -280,77 +212,15 @@ def _spend(now: datetime, prices: Prices) -> dict[str, dict[str, Any]]:
     instance_seconds = dict.fromkeys(windows, 0)
     unpriced_seconds = dict.fromkeys(windows, 0)
     by_basis: dict[str, dict[str, int]] = {key: dict.fromkeys(SPEND_BASES, 0) for key in windows}
-    # Jobs whose billed span (TrainingStartTime -> end, or now) overlaps the
-    # week: those that ended since Monday (a range on the end-time index) and
-    # those still running (ranges on the status index). As one OR, SQLite
-    # walked every job. The seconds inside each window are computed and added
-    # up per instance configuration in SQL: turning thousands of datetime
-    # strings into Python datetimes is what cost here.
-    # To the millisecond, as SQLite keeps times and AWS sends them: a rounded
-    # up ``now`` would count a second more for some running jobs.
-    now_ms = _at(now.replace(microsecond=now.microsecond // 1000 * 1000))
-    stop = Least(Coalesce("training_end_time", now_ms), now_ms)
-    # A job gone at the source is billed to when it was last seen, not to a now that keeps growing.
-    last_seen = Case(When(GONE, then=Coalesce("described_at", "gone_at")), default=now_ms)
-    running_stop = Least(last_seen, now_ms)
-
-    def inside(since: datetime, until: Any) -> Any:
-        return Greatest(_SecondsBetween(Greatest("training_start_time", _at(since)), until), Value(0))
-
-    seconds = {key: inside(since, stop) for key, since in windows.items()}
-    jobs = TrainingJob.objects.filter(training_start_time__lt=now).order_by()
-
-    columns = ("groups", "instance_type", "instance_count")
-    # Since Monday, added up per instance configuration; grouped by the JSON
-    # cast to text first, as otherwise SQLite walks the instance type index
-    # over every job for the GROUP BY order.
-    ended = (
-        jobs.filter(training_end_time__gte=week)
-        .annotate(groups=Cast("instance_groups", TextField()))
-        .values_list(*columns)
-        .annotate(
-            **{f"s_{key}": Sum(_billed_in(expression, windows[key])) for key, expression in seconds.items()},
-            **{f"a_{key}": Sum(_aws_billed_in(expression, windows[key])) for key, expression in seconds.items()},
-            **{f"r_{key}": Value(0, output_field=BigIntegerField()) for key in seconds},
-            **{f"g_{key}": Value(0, output_field=BigIntegerField()) for key in seconds},
-        )
-    )
-    # Running, one row each (grouped, SQLite walks that index again). Those
-    # with an end time are in ``ended`` already, or ended before the week: as
-    # a WHERE condition, SQLite would search the end-time index for every job
-    # without one instead of the few running. None of it is AWS-billed yet.
-    so_far = {
-        key: Case(When(training_end_time__isnull=True, then=inside(since, running_stop)), default=Value(0))
-        for key, since in windows.items()
-    }
-    zero = Value(0, output_field=BigIntegerField())
-    running = (
-        jobs.unfinished()
-        .annotate(
-            groups=Cast("instance_groups", TextField()),
-            **{f"s_{key}": expression for key, expression in so_far.items()},
-            **{f"a_{key}": zero for key in seconds},
-            **{f"r_{key}": Case(When(GONE, then=zero), default=expression) for key, expression in so_far.items()},
-            **{f"g_{key}": Case(When(GONE, then=expression), default=zero) for key, expression in so_far.items()},
-        )
-        .values_list(*columns, *(f"{part}_{key}" for part in "sarg" for key in seconds))
-    )
-    # Per configuration and window: billed seconds per instance, the parts
-    # from AWS's figure, running so far and gone (the rest: start to end).
-    per_key: dict[tuple[str, int, str], list[int]] = {}
-    for groups, instance_type, count, *per_window in ended.union(running, all=True):
-        totals = per_key.setdefault((instance_type, count, groups or ""), [0] * 4 * len(windows))
-        for i, window_seconds in enumerate(per_window):
-            totals[i] += window_seconds or 0
-    n = len(windows)
-    for (instance_type, count, groups), totals in per_key.items():
-        decoded = json.loads(groups) if groups else None
-        rate = rate_for(instance_type, count, decoded, prices)
-        parts = zip(windows, *(totals[i * n : (i + 1) * n] for i in range(4)), strict=True)
-        for key, per_instance, aws_part, running_part, gone_part in parts:
+    parts = (spend.BILLED, spend.AWS_PART, spend.RUNNING_PART, spend.GONE_PART)
+    columns = [(part, since) for since in windows.values() for part in parts]
+    for row in spend.billed_since(TrainingJob.objects.all(), columns, now):
+        rate = rate_for(row.instance_type, row.instance_count, row.instance_groups, prices)
+        every = max(row.instance_count, 1)
+        for i, key in enumerate(windows):
+            per_instance, aws_part, running_part, gone_part = row.sums[i * 4 : i * 4 + 4]
             if not per_instance:
                 continue
-            every = max(count, 1)
             instance_seconds[key] += per_instance * every
             by_basis[key][billing.AWS] += aws_part * every
             by_basis[key][billing.RUNNING] += running_part * every

@@ -115,6 +115,7 @@ def shoot(base: str, username: str, password: str, out: Path) -> list[Path]:
                     "jobs": "/?metric=validation:accuracy",
                     "job-detail": first_failed or "/",
                     "failures": "/failures/",
+                    "costs": "/costs/",
                     "status": "/status/",
                     "admin-jobs": "/admin/jobs/trainingjob/",
                 }

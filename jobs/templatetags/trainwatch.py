@@ -82,6 +82,12 @@ def usd(amount: Decimal | float | None) -> str:
     return f"${amount:,.2f}"
 
 
+@register.filter
+def hours(seconds: float | None) -> str:
+    """Instance-seconds as hours, one decimal."""
+    return _hours(seconds)
+
+
 def _hours(seconds: float | None) -> str:
     if seconds is None:
         return "—"

@@ -11,6 +11,7 @@ injected code; pages must not trip it, raise a dialog, link to a
 from __future__ import annotations
 
 from datetime import timedelta
+from urllib.parse import urlencode
 
 import pytest
 from django.contrib.auth.models import User
@@ -136,11 +137,23 @@ def test_pages_show_hostile_text_inertly_and_keep_their_layout(browser, live_ser
     context, page = logged_in_page(browser, live_server, teammate)
     try:
         failed, running, _ = hostile_jobs
-        for url in ("/", "/?q=%3Cscript%3E", f"/jobs/{failed.pk}/", f"/jobs/{running.pk}/", "/failures/", "/status/"):
+        for url in (
+            "/",
+            "/?q=%3Cscript%3E",
+            f"/jobs/{failed.pk}/",
+            f"/jobs/{running.pk}/",
+            "/failures/",
+            "/status/",
+            "/costs/",
+        ):
             assert_harmless(page, url)
         # The untrusted text is there, as text.
         page.goto(f"/jobs/{failed.pk}/")
         assert SCRIPT in page.locator("body").inner_text()
+        # Tag keys and values name the costs page's groups: text there too, in the table and the legend.
+        for key in (SCRIPT, "owner", RTL):
+            assert_harmless(page, "/costs/?" + urlencode({"group": f"tag:{key}"}))
+            assert page.locator("table.costs-table tbody tr").count() >= 1
     finally:
         context.close()
 
