@@ -75,6 +75,8 @@ def test_the_migration_creates_the_built_in_rules_with_completed_muted():
         AlertKind.COMPLETED: True,
         AlertKind.NEAR_MAX_RUNTIME: False,
         AlertKind.SOURCE_HEALTH: False,
+        AlertKind.STALLED: False,
+        AlertKind.TEAM_BUDGET: False,  # with no budget: decides nothing until one is set
     }
 
 
