@@ -73,8 +73,27 @@ def decide_limits(*, now: datetime | None = None) -> list[Alert]:
                     created_at=now,
                 )
             )
+    alerts = _not_yet_decided(alerts, rules, "runtime>=")
+    if not alerts:
+        return []
     with transaction.atomic():
         return record(alerts, now)
+
+
+def _not_yet_decided(alerts: list[Alert], rules: list[AlertRule], prefix: str) -> list[Alert]:
+    """``alerts`` less those of running jobs decided before, in one query however many run.
+
+    A job stays past its share or stalled for many sweeps: left out here
+    rather than inserted again (and ignored by the constraint) every few seconds.
+    """
+    if not alerts:
+        return []
+    decided = set(
+        Alert.objects.filter(
+            rule__in=rules, job__in=TrainingJob.objects.running(), event__startswith=prefix
+        ).values_list("rule_id", "job_id", "event")
+    )
+    return [a for a in alerts if (a.rule_id, a.job_id, a.event) not in decided]
 
 
 def decide_source_health(*, now: datetime | None = None) -> list[Alert]:
@@ -185,16 +204,7 @@ def decide_stalls(*, now: datetime | None = None) -> list[Alert]:
                     created_at=now,
                 )
             )
-    if not alerts:
-        return []
-    # Decided before (a stall lasts many sweeps): left out here rather than
-    # re-inserted and ignored by the constraint every few seconds.
-    decided = set(
-        Alert.objects.filter(
-            rule__in=rules, job__in=TrainingJob.objects.running(), event__startswith="stall:"
-        ).values_list("rule_id", "job_id", "event")
-    )
-    alerts = [a for a in alerts if (a.rule_id, a.job_id, a.event) not in decided]
+    alerts = _not_yet_decided(alerts, rules, "stall:")
     if not alerts:
         return []
     with transaction.atomic():
