@@ -89,6 +89,17 @@ def test_a_team_over_its_budget_alerts_once_a_day_and_one_under_it_does_not(watc
     assert alert.event not in {a.event for a in next_day}
 
 
+@pytest.mark.parametrize(("zone", "again"), [("UTC", 1), ("America/Los_Angeles", 0)])
+def test_the_day_is_the_local_one(watched, settings, zone, again):
+    settings.TIME_ZONE = zone
+    budget_rule("5")
+    teams(watched)
+    assert {a.details["team"] for a in limits.decide_budgets(now=NOW)} == {"vision", "nlp"}
+    # 01:00 UTC the next day ($12 of vision's running jobs since midnight UTC): a new day in UTC, still the afternoon before in Los Angeles.
+    later = limits.decide_budgets(now=T0 + timedelta(hours=13))
+    assert len([a for a in later if a.details["team"] == "vision"]) == again
+
+
 def test_the_spend_is_the_status_pages(watched):
     teams(watched)
     spend = status_figures(NOW)["spend"]["today"]["estimated_usd"]
