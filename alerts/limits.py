@@ -354,7 +354,12 @@ def _billed_rows(tag_key: str, since: datetime, now: datetime, *extra: str, team
     if teams is not None:
         jobs = jobs.filter(team__in=sorted(teams))
     columns = ("team", "source_id", "groups", "instance_type", "instance_count", *extra)
-    ended = jobs.filter(training_end_time__gte=since).values_list(*columns).annotate(seconds=Sum(ended_seconds))
+    ended = jobs.filter(training_end_time__gte=since)
+    if "id" in extra:
+        # A row a job already: grouped by id, SQLite scans the whole table in id order.
+        ended = ended.annotate(seconds=ended_seconds).values_list(*columns, "seconds")
+    else:
+        ended = ended.values_list(*columns).annotate(seconds=Sum(ended_seconds))
     # Running: one row each, not grouped: grouped, SQLite walks the source
     # index over every job instead of searching the status ranges for the few.
     running = jobs.unfinished().annotate(seconds=running_seconds).values_list(*columns, "seconds")
