@@ -95,7 +95,8 @@ def test_the_day_is_the_local_one(watched, settings, zone, again):
     budget_rule("5")
     teams(watched)
     assert {a.details["team"] for a in limits.decide_budgets(now=NOW)} == {"vision", "nlp"}
-    # 01:00 UTC the next day ($12 of vision's running jobs since midnight UTC): a new day in UTC, still the afternoon before in Los Angeles.
+    # 01:00 UTC the next day ($12 of vision's running jobs since midnight UTC): a new day in
+    # UTC, still the afternoon before in Los Angeles.
     later = limits.decide_budgets(now=T0 + timedelta(hours=13))
     assert len([a for a in later if a.details["team"] == "vision"]) == again
 
