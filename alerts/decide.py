@@ -21,7 +21,9 @@ the default ones), insert the deliveries.
 
 The built-in rules (failed, stopped, time limit, restarted, near MaxRuntime;
 completed muted) are created by the migration that creates the tables
-(alerts/migrations/0001_alerts.py), so they predate the first import.
+(alerts/migrations/0001_alerts.py), so they predate the first import; the
+stall and team budget rules by 0002_stalls_and_budgets.py (decided, like
+near MaxRuntime, by alerts.limits rather than from a change).
 """
 
 from __future__ import annotations

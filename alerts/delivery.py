@@ -19,6 +19,7 @@ import uuid
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
@@ -97,7 +98,7 @@ def _claim(ids: list[int], batch: str, now: datetime) -> list[Delivery]:
     return list(
         Delivery.objects.filter(claim=token)
         .select_related("channel", "alert__rule", "alert__job__source", "alert__source")
-        .order_by("alert__job__name", "alert__source__name", "id")
+        .order_by("alert__job__name", "alert__source__name", "alert__event", "id")
     )
 
 
@@ -106,6 +107,8 @@ def _send(deliveries: list[Delivery], batch: str, prices: dict[str, Any], now: d
     rule = deliveries[0].alert.rule
     if rule.kind == domain.SOURCE_HEALTH:
         message = domain.render_sources(rule.name, [_alerted_source(d, now) for d in deliveries], key=batch)
+    elif rule.kind == domain.TEAM_BUDGET:
+        message = domain.render_budgets(rule.name, [_alerted_budget(d) for d in deliveries], key=batch)
     else:
         message = domain.render(rule.name, rule.kind, [_alerted(d, prices, now) for d in deliveries], key=batch)
     result = channels.send(channel.url, title=message.title, body=message.body, key=batch, fields=message.fields)
@@ -156,6 +159,23 @@ def _alerted(delivery: Delivery, prices: dict[str, Any], now: datetime) -> domai
         source=job.source.name,
         url=job_url(job.pk),
         event=delivery.alert.event,
+        note=str((delivery.alert.details or {}).get("note", "")),
+    )
+
+
+def _alerted_budget(delivery: Delivery) -> domain.AlertedBudget:
+    """As decided: the spend that crossed the budget, and the costliest jobs then."""
+    details = delivery.alert.details or {}
+    return domain.AlertedBudget(
+        tag_key=str(details.get("tag_key", "")),
+        team=str(details.get("team", "")),
+        spend_usd=Decimal(str(details.get("spend_usd", "0"))),
+        budget_usd=Decimal(str(details.get("budget_usd", "0"))),
+        day=str(details.get("day", "")),
+        top_jobs=[
+            domain.BudgetJob(str(j.get("name", "")), Decimal(str(j.get("cost_usd", "0"))), str(j.get("url", "")))
+            for j in details.get("top_jobs", [])
+        ],
     )
 
 

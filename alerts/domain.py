@@ -6,11 +6,12 @@ No Django, Celery or Apprise here (tested on their own in tests/test_alerts_doma
 from __future__ import annotations
 
 import fnmatch
+import hashlib
 import re
 import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -24,6 +25,8 @@ RESTARTED = "restarted"
 COMPLETED = "completed"
 NEAR_MAX_RUNTIME = "near_max_runtime"  # time-based: decided by alerts.limits, not from a change
 SOURCE_HEALTH = "source_health"  # likewise, about a source rather than a job
+STALLED = "stalled"  # time-based too: a running job too long in one phase (alerts.limits)
+TEAM_BUDGET = "team_budget"  # a tag value's spend today over the rule's budget (alerts.limits)
 
 # SecondaryStatus values (botocore's SecondaryStatus enum) each kind reacts to.
 LIMIT_STATUSES = frozenset({"MaxRuntimeExceeded", "MaxWaitTimeExceeded"})
@@ -172,6 +175,7 @@ class AlertedJob:
     source: str
     url: str
     event: str
+    note: str = ""  # what the rule saw beyond the job's fields (a stall: the phase, how long, the threshold)
 
 
 @dataclass(frozen=True)
@@ -188,6 +192,7 @@ RULE_TITLES = {
     RESTARTED: "restarted",
     COMPLETED: "completed",
     NEAR_MAX_RUNTIME: "is near its MaxRuntime",
+    STALLED: "is stalled in one phase",
 }
 
 
@@ -284,6 +289,8 @@ def _job_lines(job: AlertedJob) -> list[str]:
     if job.tags:
         tags = ", ".join(f"{neutralise(k, 128)}={neutralise(v, 256)}" for k, v in sorted(job.tags.items()))
         lines.append(f"  tags: {neutralise(tags, 500)}")
+    if job.note:
+        lines.append(f"  {neutralise(job.note, REASON_LIMIT)}")
     lines.append(f"  {job.url}")
     return lines
 
@@ -301,6 +308,7 @@ def _job_fields(job: AlertedJob) -> dict[str, Any]:
         "tags": {neutralise(k, 128): neutralise(v, 256) for k, v in sorted(job.tags.items())},
         "source": neutralise(job.source, 64),
         "url": job.url,
+        "note": neutralise(job.note, REASON_LIMIT),
     }
 
 
@@ -328,3 +336,192 @@ def near_limit_event(
 def backoff_seconds(attempts: int, *, base: int = 30, cap: int = 3600) -> int:
     """Wait before attempt ``attempts + 1``: doubling from ``base``, at most ``cap``."""
     return min(cap, base * 2 ** max(attempts - 1, 0))
+
+
+# --- Stalls ---------------------------------------------------------------------------
+
+# The secondary statuses a running job can stall in (waiting, launching,
+# downloading, training, uploading); the ones that end a job, and a restart
+# (its own rule), are not phases to time.
+STALL_PHASES = frozenset(
+    {
+        "Starting",
+        "Pending",
+        "LaunchingMLInstances",
+        "PreparingTrainingStack",
+        "Downloading",
+        "DownloadingTrainingImage",
+        "Training",
+        "Uploading",
+        "Updating",
+    }
+)
+STALL_MIN_SAMPLES = 20  # finished phases of the same instance type before their p95 is trusted
+# Too little history: a fixed threshold per phase (never under the rule's
+# floor). Training has none: how long a model trains is the team's business,
+# and only its own history says when it is too long.
+STALL_FALLBACK_SECONDS = {
+    "Starting": 30 * 60,
+    "Pending": 60 * 60,
+    "LaunchingMLInstances": 30 * 60,
+    "PreparingTrainingStack": 30 * 60,
+    "Downloading": 60 * 60,
+    "DownloadingTrainingImage": 30 * 60,
+    "Uploading": 60 * 60,
+    "Updating": 30 * 60,
+}
+
+
+def percentile_from_histogram(buckets: Mapping[int, int], share: float = 0.95) -> int | None:
+    """Nearest-rank percentile of durations counted per bucket (upper edge in seconds -> count).
+
+    The bucket's upper edge is returned, so a threshold is never below the
+    durations it counts. None for no samples.
+    """
+    total = sum(buckets.values())
+    if total <= 0:
+        return None
+    rank = max(1, -(-round(share * total * 1000) // 1000))  # ceil(share * total), float-safe
+    seen = 0
+    for edge in sorted(buckets):
+        seen += buckets[edge]
+        if seen >= rank:
+            return edge
+    return max(buckets)
+
+
+def bucket_edge(seconds: int) -> int:
+    """The histogram bucket a duration falls in (its upper edge): a minute, a quarter, then an hour wide.
+
+    The same arithmetic as the SQL in alerts.limits (kept for tests and reference).
+    """
+    seconds = max(int(seconds), 0)
+    if seconds < 3600:
+        width = 60
+    elif seconds < 86400:
+        width = 900
+    else:
+        width = 3600
+    return (seconds // width + 1) * width
+
+
+@dataclass(frozen=True)
+class StallThreshold:
+    seconds: int
+    basis: str  # "p95 of 134 phases", "floor", "default for Downloading"
+
+
+def stall_threshold(
+    phase: str, *, p95_seconds: int | None, samples: int, floor_seconds: int, min_samples: int = STALL_MIN_SAMPLES
+) -> StallThreshold | None:
+    """How long a running job may stay in ``phase``: its p95, never under the floor; None: never stalls.
+
+    With fewer than ``min_samples`` finished phases the p95 is not trusted:
+    the phase's fixed default (never under the floor) applies, and a phase
+    with no default (Training) does not alert.
+    """
+    if phase not in STALL_PHASES:
+        return None
+    if p95_seconds is not None and samples >= min_samples:
+        if p95_seconds >= floor_seconds:
+            return StallThreshold(p95_seconds, f"p95 of {samples} phases")
+        return StallThreshold(floor_seconds, "floor")
+    fallback = STALL_FALLBACK_SECONDS.get(phase)
+    if fallback is None:
+        return None
+    if fallback >= floor_seconds:
+        return StallThreshold(fallback, f"default for {phase}")
+    return StallThreshold(floor_seconds, "floor")
+
+
+def stall_event(
+    *, phase: str, phase_start: datetime | None, threshold_seconds: int, now: datetime, rule_created_at: datetime
+) -> str | None:
+    """``stall:<phase>@<phase start>`` once the job has been in the phase past the threshold, else None.
+
+    Keyed by the phase's start: the same stall never alerts twice, a later
+    stall (another phase, or the same phase after a restart) alerts again.
+    A threshold crossed before the rule existed is history.
+    """
+    if phase_start is None or threshold_seconds <= 0:
+        return None
+    crossed = phase_start + timedelta(seconds=threshold_seconds)
+    if now < crossed or crossed < rule_created_at:
+        return None
+    return f"stall:{phase[:40]}@{phase_start.isoformat()}"
+
+
+# --- Team budgets ---------------------------------------------------------------------
+
+
+def over_budget(spend_usd: Decimal, budget_usd: Decimal | None) -> bool:
+    """True when a positive budget is exceeded (reaching it exactly is not over)."""
+    return budget_usd is not None and budget_usd > 0 and spend_usd > budget_usd
+
+
+def budget_event(team: str, day: date) -> str:
+    """``budget:<team>@<local day>``: once per team and day (a long value keeps a hash, to fit 100 characters)."""
+    label = team if len(team) <= 60 else team[:50] + "~" + hashlib.sha1(team.encode()).hexdigest()[:9]
+    return f"budget:{label}@{day.isoformat()}"
+
+
+@dataclass(frozen=True)
+class BudgetJob:
+    name: str
+    cost_usd: Decimal
+    url: str
+
+
+@dataclass(frozen=True)
+class AlertedBudget:
+    """One tag value over its budget, as decided (alerts.limits stores it in the alert's details)."""
+
+    tag_key: str
+    team: str
+    spend_usd: Decimal
+    budget_usd: Decimal
+    day: str  # ISO date, local time
+    top_jobs: Sequence[BudgetJob]
+
+
+def render_budgets(rule_name: str, budgets: Sequence[AlertedBudget], *, key: str) -> Message:
+    """One message for the teams over budget in a group: each one's spend, budget and costliest jobs."""
+    if len(budgets) == 1:
+        b = budgets[0]
+        title = (
+            f"{neutralise(b.tag_key, 128)}={neutralise(b.team, 256)} spent ${b.spend_usd:,.2f} today, "
+            f"over its ${b.budget_usd:,.2f} budget"
+        )
+    else:
+        title = f"{len(budgets)} teams are over their daily budget"
+    lines = [f"Rule: {neutralise(rule_name, 100)}", ""]
+    fields_budgets = []
+    for b in budgets:
+        lines.append(f"• {neutralise(b.tag_key, 128)}={neutralise(b.team, 256)} on {b.day} (local time):")
+        lines.append(f"  spent ${b.spend_usd:,.2f} so far, budget ${b.budget_usd:,.2f} a day")
+        if b.top_jobs:
+            lines.append("  top jobs by cost today:")
+            lines.extend(f"  - {neutralise(j.name, 63)}: ${j.cost_usd:,.2f}  {j.url}" for j in b.top_jobs)
+        lines.append("")
+        fields_budgets.append(
+            {
+                "tag_key": neutralise(b.tag_key, 128),
+                "team": neutralise(b.team, 256),
+                "day": b.day,
+                "spend_usd": str(b.spend_usd),
+                "budget_usd": str(b.budget_usd),
+                "top_jobs": [
+                    {"name": neutralise(j.name, 63), "cost_usd": str(j.cost_usd), "url": j.url} for j in b.top_jobs
+                ],
+            }
+        )
+    lines.append(f"Alert id: {key}")
+    fields = {
+        "idempotency_key": key,
+        "rule": neutralise(rule_name, 100),
+        "kind": TEAM_BUDGET,
+        "count": len(budgets),
+        "budgets": fields_budgets,
+        "jobs": [],
+    }
+    return Message(title, "\n".join(lines).strip(), fields)

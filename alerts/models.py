@@ -17,6 +17,8 @@ class AlertKind(models.TextChoices):
     COMPLETED = domain.COMPLETED, "Job completed"
     NEAR_MAX_RUNTIME = domain.NEAR_MAX_RUNTIME, "Running past a share of MaxRuntime"
     SOURCE_HEALTH = domain.SOURCE_HEALTH, "Source not syncing (stale, failing, abandoned cycle)"
+    STALLED = domain.STALLED, "Stalled in one phase (past its p95 for the instance type)"
+    TEAM_BUDGET = domain.TEAM_BUDGET, "A team's (tag value's) spend today over a budget"
 
 
 class Channel(models.Model):
@@ -78,6 +80,26 @@ class AlertRule(models.Model):
         default=90,
         help_text="Only for the MaxRuntime share rule: alert once a running job has used this much.",
     )
+    stall_floor_minutes = models.PositiveIntegerField(
+        "stall floor (minutes)",
+        default=10,
+        help_text="Only for the stall rule: a phase never counts as stalled sooner, whatever its p95.",
+    )
+    budget_tag_key = models.CharField(
+        "budget tag key",
+        max_length=128,
+        blank=True,
+        default="team",
+        help_text="Only for the budget rule: spend is added up per value of this tag (e.g. team).",
+    )
+    daily_budget_usd = models.DecimalField(
+        "daily budget (USD)",
+        max_digits=12,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text="Only for the budget rule: alert once a tag value's spend today passes it; empty: never.",
+    )
     channels = models.ManyToManyField(
         Channel, blank=True, related_name="rules", help_text="None: the TRAINWATCH_ALERT_URLS channels."
     )
@@ -116,6 +138,9 @@ class Alert(models.Model):
     event = models.CharField(max_length=100, help_text="What happened: Failed, MaxRuntimeExceeded, restart@<time>.")
     status = models.CharField(max_length=32, help_text="The job's status when decided.")
     secondary_status = models.CharField(max_length=64, blank=True)
+    details = models.JSONField(
+        default=dict, blank=True, help_text="What the message says beyond the job: a stall's threshold, a spend."
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -128,6 +153,12 @@ class Alert(models.Model):
                 fields=["rule", "source", "event"],
                 condition=models.Q(job__isnull=True),
                 name="alert_rule_source_event_uniq",
+            ),
+            # And for a budget alert, about neither a job nor a source (its event names the team and day).
+            models.UniqueConstraint(
+                fields=["rule", "event"],
+                condition=models.Q(job__isnull=True, source__isnull=True),
+                name="alert_rule_event_uniq",
             ),
         ]
         indexes = [

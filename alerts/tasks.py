@@ -11,6 +11,8 @@ from alerts import delivery, limits
 def deliver_alerts() -> str:
     """Beat's delivery sweep: decide the time-based alerts (alerts.limits), send the due ones, grouped."""
     limits.decide_limits()
+    limits.decide_stalls()
+    limits.decide_budgets()
     limits.decide_source_health()
     sweep = delivery.deliver_due()
     return f"sent {sweep.sent}, failed {sweep.failed}, held {sweep.held}"

@@ -75,6 +75,8 @@ def test_the_migration_creates_the_built_in_rules_with_completed_muted():
         AlertKind.COMPLETED: True,
         AlertKind.NEAR_MAX_RUNTIME: False,
         AlertKind.SOURCE_HEALTH: False,
+        AlertKind.STALLED: False,
+        AlertKind.TEAM_BUDGET: False,  # with no budget: decides nothing until one is set
     }
 
 
@@ -370,6 +372,21 @@ def test_the_limit_decision_costs_the_same_queries_for_ten_running_jobs_as_for_e
     _near_limit_rule()
     _limit_queries(watched, 1, "first")  # creates the TRAINWATCH_ALERT_URLS channel, once
     assert _limit_queries(watched, 10, "few") == _limit_queries(watched, 70, "many") <= 10
+
+
+def _steady_limit_queries(source: Source, count: int, prefix: str) -> int:
+    store(source, *[running(f"{prefix}-{i}", StoppingCondition={"MaxRuntimeInSeconds": 600}) for i in range(count)])
+    assert len(limits.decide_limits(now=T0 + timedelta(hours=1))) == count
+    with CaptureQueriesContext(connection) as ctx:
+        assert limits.decide_limits(now=T0 + timedelta(hours=1, seconds=5)) == []
+    TrainingJob.objects.filter(name__startswith=prefix).update(status="Completed")
+    return len(ctx.captured_queries)
+
+
+def test_a_sweep_after_the_limits_were_decided_costs_three_queries_for_ten_jobs_as_for_a_hundred(watched):
+    _near_limit_rule()
+    # The rules, the running jobs, their alerts decided before: nothing inserted again.
+    assert _steady_limit_queries(watched, 10, "few") == _steady_limit_queries(watched, 100, "many") == 3
 
 
 def test_old_alerts_are_pruned_with_the_history_unless_still_being_sent(watched, settings):

@@ -76,6 +76,8 @@ def test_a_rule_is_added_with_a_scope_and_channels(admin_client):
             "name": "vision failures",
             "kind": AlertKind.FAILED,
             "share_percent": 90,
+            "stall_floor_minutes": 10,
+            "budget_tag_key": "team",
             "scope_tag": "team=vision",
             "channels": [channel.pk],
         },

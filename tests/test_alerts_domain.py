@@ -87,3 +87,83 @@ def test_neutralised_text_is_truncated_with_an_ellipsis():
 
 def test_backoff_doubles_to_a_cap():
     assert [domain.backoff_seconds(n) for n in (1, 2, 3, 10, 20)] == [30, 60, 120, 3600, 3600]
+
+
+# --- Stalls and budgets ---------------------------------------------------------------
+
+
+def test_the_p95_is_the_nearest_rank_of_the_histogram():
+    assert domain.percentile_from_histogram({}) is None
+    assert domain.percentile_from_histogram({60: 1}) == 60
+    # 100 samples: the 95th is in the 300-second bucket.
+    assert domain.percentile_from_histogram({60: 90, 300: 5, 3600: 5}) == 300
+    assert domain.percentile_from_histogram({60: 90, 300: 4, 3600: 6}) == 3600
+    # 20 samples: rank ceil(19.0) = 19, not 20 (no float rounding up).
+    assert domain.percentile_from_histogram({60: 19, 120: 1}) == 60
+
+
+@pytest.mark.parametrize(
+    ("seconds", "edge"),
+    [(0, 60), (59, 60), (60, 120), (3599, 3600), (3600, 4500), (86399, 86400), (86400, 90000), (-5, 60)],
+)
+def test_durations_fall_in_minute_quarter_and_hour_buckets(seconds, edge):
+    assert domain.bucket_edge(seconds) == edge
+
+
+@pytest.mark.parametrize(
+    ("phase", "p95", "samples", "expected"),
+    [
+        ("Downloading", 1500, 25, (1500, "p95 of 25 phases")),
+        ("Downloading", 120, 25, (600, "floor")),  # the floor wins over a short p95
+        ("Downloading", 1500, 5, (3600, "default for Downloading")),  # too little history
+        ("Training", None, 0, None),  # no history, no default: never a stall
+        ("Training", 7200, 20, (7200, "p95 of 20 phases")),
+        ("Completed", 60, 100, None),  # not a phase one stalls in
+    ],
+)
+def test_the_stall_threshold(phase, p95, samples, expected):
+    threshold = domain.stall_threshold(phase, p95_seconds=p95, samples=samples, floor_seconds=600)
+    assert (None if threshold is None else (threshold.seconds, threshold.basis)) == expected
+
+
+def test_a_stall_event_carries_the_phase_start_and_is_history_before_the_rule():
+    start = T
+    kwargs = {"phase": "Downloading", "phase_start": start, "threshold_seconds": 600, "rule_created_at": T}
+    assert domain.stall_event(now=start + timedelta(seconds=599), **kwargs) is None
+    assert domain.stall_event(now=start + timedelta(seconds=600), **kwargs) == f"stall:Downloading@{T.isoformat()}"
+    late_rule = {**kwargs, "rule_created_at": T + timedelta(hours=1)}
+    assert domain.stall_event(now=start + timedelta(hours=2), **late_rule) is None
+
+
+def test_over_budget_is_strictly_over_a_positive_budget():
+    from decimal import Decimal
+
+    assert domain.over_budget(Decimal("20.01"), Decimal("20"))
+    assert not domain.over_budget(Decimal("20"), Decimal("20"))
+    assert not domain.over_budget(Decimal("99"), None)
+    assert not domain.over_budget(Decimal("99"), Decimal("0"))
+
+
+def test_a_budget_event_is_per_team_and_day_and_fits_its_column():
+    day = T.date()
+    assert domain.budget_event("vision", day) == "budget:vision@2026-11-20"
+    long_a, long_b = "a" * 200 + "x", "a" * 200 + "y"
+    assert len(domain.budget_event(long_a, day)) <= 100
+    assert domain.budget_event(long_a, day) != domain.budget_event(long_b, day)
+
+
+def test_a_budget_message_is_inert_text():
+    from decimal import Decimal
+
+    budget = domain.AlertedBudget(
+        "team",
+        "<!channel>",
+        Decimal("30"),
+        Decimal("20"),
+        "2026-11-20",
+        [domain.BudgetJob("[x](http://e)", Decimal("12"), "u")],
+    )
+    message = domain.render_budgets("r", [budget], key="k")
+    assert "<!channel>" not in message.title + message.body
+    assert "](" not in message.body
+    assert message.fields["budgets"][0]["spend_usd"] == "30"

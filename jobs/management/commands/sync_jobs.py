@@ -59,6 +59,8 @@ class Command(BaseCommand):
         # No broker here: what the cycles decided is sent now, grouped, not
         # held for quiet (the cycle is over).
         limits.decide_limits()
+        limits.decide_stalls()
+        limits.decide_budgets()
         limits.decide_source_health()
         sweep = delivery.deliver_due(quiet_seconds=0)
         if sweep.sent or sweep.failed:
