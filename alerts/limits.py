@@ -31,7 +31,7 @@ from jobs.costs import price_table, rate_for
 from jobs.domain.dates import format_duration
 from jobs.domain.health import SyncState
 from jobs.models import Source, StatusTransition, TrainingJob
-from jobs.status import SecondsBetween, billed_seconds_since
+from jobs.spend import SecondsBetween, billed_seconds_since
 
 UNHEALTHY = frozenset({SyncState.STALE, SyncState.FAILING, SyncState.UNFINISHED})
 
@@ -263,7 +263,7 @@ def _phase_p95s(now: datetime) -> dict[tuple[str, str], tuple[int, int]]:
 def decide_budgets(*, now: datetime | None = None) -> list[Alert]:
     """Record an alert once per rule, tag value and local day whose spend today passes the rule's budget.
 
-    Spend is the status page's (``jobs.status.billed_seconds_since``, priced
+    Spend is the status page's (``jobs.spend.billed_seconds_since``, priced
     per instance configuration), added up per tag value and source in one
     grouped query per tag key. A rule honours its source scope, and a tag
     scope on the same key (``team=vision``: that team only); a name pattern

@@ -216,3 +216,29 @@ def billed_since(
         Configuration(grp, instance_type, count, json.loads(groups) if groups else None, is_spot, status, t[0], t[1:])
         for (grp, groups, instance_type, count, is_spot, status), t in merged.items()
     ]
+
+
+def billed_seconds_since(since: datetime, now: datetime) -> tuple[Any, Any]:
+    """Per-instance seconds billed from ``since`` to ``now``, as ``billed_since`` counts them.
+
+    Two expressions, for the two halves of ``billed_since``'s UNION: one for jobs
+    with an end time (filter ``training_end_time__gte=since``), one for jobs
+    not in a terminal status (``unfinished()``), which is 0 for those with
+    an end time so no job is counted twice. Price them per instance
+    configuration with ``jobs.costs.rate_for``. Used by the team budget
+    alerts, which add them up per tag value.
+    """
+    now_ms = at(now.replace(microsecond=now.microsecond // 1000 * 1000))
+    stop = Least(Coalesce("training_end_time", now_ms), now_ms)
+    running_stop = Least(Case(When(GONE, then=Coalesce("described_at", "gone_at")), default=now_ms), now_ms)
+
+    def inside(until: Any) -> Any:
+        return Greatest(SecondsBetween(Greatest("training_start_time", at(since)), until), Value(0))
+
+    ended = billed_in(inside(stop), since)
+    running = Case(
+        When(training_end_time__isnull=True, then=inside(running_stop)),
+        default=Value(0),
+        output_field=BigIntegerField(),
+    )
+    return ended, running

@@ -297,32 +297,3 @@ def status_figures(
         "late_after_seconds": LATE_AFTER_INTERVALS * settings.TRAINWATCH_SYNC_INTERVAL,
         "gone_after": settings.TRAINWATCH_GONE_AFTER,
     }
-
-
-SecondsBetween = _SecondsBetween  # the same arithmetic for other apps' queries (alerts' phase durations)
-
-
-def billed_seconds_since(since: datetime, now: datetime) -> tuple[Any, Any]:
-    """Per-instance seconds billed from ``since`` to ``now``, as the status page's spend counts them.
-
-    Two expressions, for the two halves of ``_spend``'s UNION: one for jobs
-    with an end time (filter ``training_end_time__gte=since``), one for jobs
-    not in a terminal status (``unfinished()``), which is 0 for those with
-    an end time so no job is counted twice. Price them per instance
-    configuration with ``jobs.costs.rate_for``. Used by the team budget
-    alerts, which add them up per tag value.
-    """
-    now_ms = _at(now.replace(microsecond=now.microsecond // 1000 * 1000))
-    stop = Least(Coalesce("training_end_time", now_ms), now_ms)
-    running_stop = Least(Case(When(GONE, then=Coalesce("described_at", "gone_at")), default=now_ms), now_ms)
-
-    def inside(until: Any) -> Any:
-        return Greatest(_SecondsBetween(Greatest("training_start_time", _at(since)), until), Value(0))
-
-    ended = _billed_in(inside(stop), since)
-    running = Case(
-        When(training_end_time__isnull=True, then=inside(running_stop)),
-        default=Value(0),
-        output_field=BigIntegerField(),
-    )
-    return ended, running
