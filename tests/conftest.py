@@ -4,6 +4,7 @@ import pytest
 from django.contrib.auth.models import User
 from django.core.cache import cache
 
+from tests import alert_receiver
 from tests.factories import make_source
 
 
@@ -18,6 +19,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if item.get_closest_marker("slow"):
             item.add_marker(skip)
+
+
+@pytest.fixture
+def receiver():
+    """A loopback HTTP server that records what alert channels post to it (tests/alert_receiver.py)."""
+    r = alert_receiver.start()
+    yield r
+    r.close()
 
 
 @pytest.fixture(autouse=True)

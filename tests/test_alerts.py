@@ -30,13 +30,6 @@ HOSTILE = "<!channel> <@U123> <#C42> [click here](https://evil.example/x) ![img]
 
 
 @pytest.fixture
-def receiver():
-    r = alert_receiver.start()
-    yield r
-    r.close()
-
-
-@pytest.fixture
 def watched(settings, receiver):
     """A source that has synced before, the built-in rules made before T0, alerts going to ``receiver``."""
     settings.TRAINWATCH_ALERT_URLS = [receiver.url]

@@ -7,17 +7,9 @@ from datetime import timedelta
 import pytest
 
 from alerts.models import Alert, AlertKind, AlertRule, Channel, Delivery, DeliveryStatus
-from tests import alert_receiver
 from tests.factories import T0, make_job
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def receiver():
-    r = alert_receiver.start()
-    yield r
-    r.close()
 
 
 def _messages(response) -> list[str]:

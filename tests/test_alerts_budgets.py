@@ -13,20 +13,12 @@ from alerts import limits
 from alerts.models import AlertKind, AlertRule
 from jobs.models import InstancePrice, Source
 from jobs.status import status_figures
-from tests import alert_receiver
 from tests.factories import T0, describe_response, make_source
 from tests.test_alerts import send_now, store
 
 pytestmark = pytest.mark.django_db
 
 NOW = T0 + timedelta(hours=2, minutes=5)  # the running jobs have trained two hours
-
-
-@pytest.fixture
-def receiver():
-    r = alert_receiver.start()
-    yield r
-    r.close()
 
 
 @pytest.fixture

@@ -12,20 +12,12 @@ from django.test.utils import CaptureQueriesContext
 from alerts import limits
 from alerts.models import AlertKind, AlertRule
 from jobs.models import Source, TrainingJob
-from tests import alert_receiver
 from tests.factories import T0, describe_response, make_source
 from tests.test_alerts import send_now, store
 
 pytestmark = pytest.mark.django_db
 
 DOWNLOAD_START = T0 + timedelta(minutes=5)
-
-
-@pytest.fixture
-def receiver():
-    r = alert_receiver.start()
-    yield r
-    r.close()
 
 
 @pytest.fixture
