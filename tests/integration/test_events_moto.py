@@ -12,12 +12,12 @@ from django.core.management import call_command
 from django.utils import timezone
 from moto.backends import get_backend
 
+from jobs import events_consumer, sync
 from jobs.domain.parse import parse_training_job
-from jobs.events_consumer import consume_once
 from jobs.ingest import store_description
 from jobs.models import JobChange, SyncError, SyncErrorKind, TrainingJob
 from tests.factories import T0, describe_response, state_change_event
-from tests.integration.conftest import REGION
+from tests.integration.conftest import REGION, create_job
 
 pytestmark = pytest.mark.django_db
 
@@ -37,6 +37,26 @@ def queue(moto_url, moto_source) -> dict[str, Any]:
     yield {"url": url, "sqs": sqs, "events": events}
     get_backend("sqs").reset()
     get_backend("events").reset()
+
+
+@pytest.fixture
+def queued() -> list[str]:
+    """Names of the describes the consumer queues (no broker here)."""
+    return []
+
+
+@pytest.fixture(autouse=True)
+def no_broker(describe_path, queued, monkeypatch):
+    monkeypatch.setattr(events_consumer.tasks.describe_jobs, "delay", lambda source_id, names: queued.extend(names))
+
+
+@pytest.fixture
+def describe_path(settings):
+    settings.TRAINWATCH_SEARCH = False
+
+
+def consume_once(source, url, **kwargs):
+    return events_consumer.consume_once(source, url, wait_seconds=1, **kwargs)
 
 
 def publish(queue: dict[str, Any], *events: dict[str, Any]) -> None:
@@ -71,7 +91,7 @@ def completed(name: str) -> dict[str, Any]:
 
 def test_events_are_stored_and_deleted(queue, moto_source):
     publish(queue, running("evt-a"), completed("evt-b"))
-    consumed = consume_once(moto_source, queue["url"], wait_seconds=1)
+    consumed = consume_once(moto_source, queue["url"])
     assert (consumed.received, consumed.changed, consumed.malformed, consumed.deleted) == (2, 2, 0, 2)
     jobs = dict(TrainingJob.objects.values_list("name", "status"))
     assert jobs == {"evt-a": "InProgress", "evt-b": "Completed"}
@@ -80,7 +100,7 @@ def test_events_are_stored_and_deleted(queue, moto_source):
 
     # The job moves on: seen in one batch, with its outbox row.
     publish(queue, completed("evt-a"))
-    assert consume_once(moto_source, queue["url"], wait_seconds=1).changed == 1
+    assert consume_once(moto_source, queue["url"]).changed == 1
     assert TrainingJob.objects.get(name="evt-a").status == "Completed"
     change = JobChange.objects.latest("id")
     assert (change.old_status, change.new_status) == ("InProgress", "Completed")
@@ -88,13 +108,13 @@ def test_events_are_stored_and_deleted(queue, moto_source):
 
 def test_duplicates_and_older_events_change_nothing(queue, moto_source):
     publish(queue, completed("evt-c"))
-    consume_once(moto_source, queue["url"], wait_seconds=1)
+    consume_once(moto_source, queue["url"])
     job = TrainingJob.objects.get(name="evt-c")
     changes = JobChange.objects.count()
 
     # Redelivered, and the job's InProgress event arriving after its Completed one.
     publish(queue, completed("evt-c"), running("evt-c"))
-    consumed = consume_once(moto_source, queue["url"], wait_seconds=1)
+    consumed = consume_once(moto_source, queue["url"])
     assert (consumed.received, consumed.changed, consumed.deleted) == (2, 0, 2)
     assert JobChange.objects.count() == changes
     job.refresh_from_db()
@@ -107,7 +127,7 @@ def test_an_older_event_never_overwrites_a_newer_describe(queue, moto_source):
     store_description(moto_source, parse_training_job(describe), describe, now=timezone.now())
     changes = JobChange.objects.count()
     publish(queue, running("evt-d"))
-    assert consume_once(moto_source, queue["url"], wait_seconds=1).changed == 0
+    assert consume_once(moto_source, queue["url"]).changed == 0
     job = TrainingJob.objects.get(name="evt-d")
     assert (job.status, job.reported_billable_seconds) == ("Failed", 3600)
     assert job.failure_reason.startswith("AlgorithmError")
@@ -118,7 +138,7 @@ def test_a_newer_event_makes_the_job_due_for_a_describe(queue, moto_source):
     describe = describe_response("evt-e", status="InProgress")
     store_description(moto_source, parse_training_job(describe), describe, now=timezone.now())
     publish(queue, completed("evt-e"))
-    consume_once(moto_source, queue["url"], wait_seconds=1)
+    consume_once(moto_source, queue["url"])
     job = TrainingJob.objects.get(name="evt-e")
     assert job.status == "Completed"
     # The fields events lack come from the describe this schedules; until then the described ones stand.
@@ -130,7 +150,7 @@ def test_a_malformed_message_is_a_sync_error_and_stays_queued(queue, moto_source
     broken = running("evt-bad")
     del broken["detail"]["TrainingJobArn"]
     publish(queue, broken, running("evt-good"))
-    consumed = consume_once(moto_source, queue["url"], wait_seconds=1)
+    consumed = consume_once(moto_source, queue["url"])
     assert (consumed.received, consumed.changed, consumed.malformed, consumed.deleted) == (2, 1, 1, 1)
     error = SyncError.objects.get()
     assert (error.kind, error.job_name, error.source) == (SyncErrorKind.EVENT, "evt-bad", moto_source)
@@ -141,7 +161,7 @@ def test_a_malformed_message_is_a_sync_error_and_stays_queued(queue, moto_source
 
 def test_a_message_that_is_not_json_stays_queued(queue, moto_source):
     queue["sqs"].send_message(QueueUrl=queue["url"], MessageBody="not an event")
-    consumed = consume_once(moto_source, queue["url"], wait_seconds=1)
+    consumed = consume_once(moto_source, queue["url"])
     assert (consumed.malformed, consumed.deleted) == (1, 0)
     assert SyncError.objects.get().kind == SyncErrorKind.EVENT
     assert in_queue(queue) == 1
@@ -150,5 +170,50 @@ def test_a_message_that_is_not_json_stays_queued(queue, moto_source):
 def test_consume_events_once_command(queue, moto_source, capsys):
     publish(queue, completed("evt-cmd"))
     call_command("consume_events", "--once", "--wait", "1")
-    assert "moto: received 1, changed 1, malformed 0, deleted 1" in capsys.readouterr().out
+    assert "moto: received 1, changed 1, malformed 0, deleted 1, describes queued 1" in capsys.readouterr().out
     assert TrainingJob.objects.get(name="evt-cmd").status == "Completed"
+
+
+def test_terminal_events_queue_one_describe(queue, moto_source, queued):
+    failed = state_change_event(describe_response("evt-h", status="Failed"))
+    publish(queue, running("evt-f"), completed("evt-g"), failed)
+    assert consume_once(moto_source, queue["url"]).described == 2
+    assert sorted(queued) == ["evt-g", "evt-h"]
+    assert TrainingJob.objects.get(name="evt-g").describe_queued_at is not None
+    # The same terminal event again: its describe is in flight, none more.
+    publish(queue, completed("evt-g"))
+    assert consume_once(moto_source, queue["url"]).described == 0
+    assert sorted(queued) == ["evt-g", "evt-h"]
+
+
+def test_the_queued_describe_fills_in_what_events_lack(queue, moto_source, sm_client):
+    create_job(sm_client, "evt-real")  # moto's jobs are born Completed
+    arn = sm_client.describe_training_job(TrainingJobName="evt-real")["TrainingJobArn"]
+    event = completed("evt-real")
+    event["detail"]["TrainingJobArn"] = arn
+    publish(queue, event)
+
+    def describe_now(source, names):
+        sync.describe_chunk(source, names, cycle_id=None)
+
+    consumed = consume_once(moto_source, queue["url"], dispatch=describe_now)
+    assert consumed.described == 1
+    job = TrainingJob.objects.get(name="evt-real")
+    assert job.described_at is not None
+    assert job.instance_type == "ml.m5.xlarge"  # moto's describe, not the event's
+    assert job.described_last_modified_time >= job.last_modified_time
+    # Described that far: a redelivered terminal event queues nothing.
+    publish(queue, event)
+    assert consume_once(moto_source, queue["url"], dispatch=describe_now).described == 0
+
+
+def test_a_broker_that_refuses_leaves_the_describe_to_polling(queue, moto_source):
+    def refuse(source, names):
+        raise ConnectionError("broker down")
+
+    publish(queue, completed("evt-i"))
+    consumed = consume_once(moto_source, queue["url"], dispatch=refuse)
+    assert (consumed.changed, consumed.deleted, consumed.described) == (1, 1, 0)
+    job = TrainingJob.objects.get(name="evt-i")
+    assert job.describe_queued_at is None
+    assert TrainingJob.objects.needing_describe().filter(pk=job.pk).exists()
