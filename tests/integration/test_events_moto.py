@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -217,3 +218,27 @@ def test_a_broker_that_refuses_leaves_the_describe_to_polling(queue, moto_source
     job = TrainingJob.objects.get(name="evt-i")
     assert job.describe_queued_at is None
     assert TrainingJob.objects.needing_describe().filter(pk=job.pk).exists()
+
+
+def test_a_consumer_killed_between_commit_and_delete_changes_nothing_on_redelivery(queue, moto_source, monkeypatch):
+    queue["sqs"].set_queue_attributes(QueueUrl=queue["url"], Attributes={"VisibilityTimeout": "1"})
+    publish(queue, completed("evt-k"))
+
+    class Killed(BaseException):
+        """Not an Exception: nothing in the consumer may catch it, as nothing catches SIGKILL."""
+
+    def die(*args, **kwargs):
+        raise Killed
+
+    with monkeypatch.context() as patched:
+        patched.setattr(events_consumer.sagemaker, "delete_messages", die)
+        with pytest.raises(Killed):
+            consume_once(moto_source, queue["url"])
+    assert TrainingJob.objects.get(name="evt-k").status == "Completed"  # committed before the delete
+    changes = JobChange.objects.count()
+
+    time.sleep(1.2)  # the visibility timeout: SQS delivers the message again
+    consumed = consume_once(moto_source, queue["url"])
+    assert (consumed.received, consumed.changed, consumed.deleted) == (1, 0, 1)
+    assert JobChange.objects.count() == changes
+    assert in_queue(queue) == 0
