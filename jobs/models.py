@@ -55,6 +55,11 @@ class Source(models.Model):
     endpoint_url = models.CharField(
         max_length=512, blank=True, help_text="SageMaker endpoint override (simulated account, VPC endpoint)."
     )
+    events_queue_url = models.CharField(
+        max_length=1024,
+        blank=True,
+        help_text="SQS queue an EventBridge rule delivers SageMaker's state-change events to; empty: polling only.",
+    )
     enabled = models.BooleanField(default=True)
     account_id = models.CharField(max_length=12, blank=True, help_text="Learned from the first job ARN seen.")
     list_cursor = models.DateTimeField(
@@ -535,6 +540,7 @@ class SyncErrorKind(models.TextChoices):
     THROTTLED = "throttled", "Throttled"
     AWS = "aws", "AWS error"
     UNEXPECTED = "unexpected", "Refused by the database"
+    EVENT = "event", "Unreadable event"
 
 
 class SyncError(models.Model):

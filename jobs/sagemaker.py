@@ -1,8 +1,8 @@
-"""Every call to AWS lives here: SageMaker, CloudWatch and CloudWatch Logs.
+"""Every call to AWS lives here: SageMaker, CloudWatch, CloudWatch Logs and SQS.
 
 Clients are built lazily and reused per process and service (botocore's
 adaptive retry mode keeps its rate limiter on the client, so reuse is what
-makes it work). A source's ``endpoint_url`` is the endpoint of all three
+makes it work). A source's ``endpoint_url`` is the endpoint of all four
 services (moto and the simulated account serve them on one port); without
 it boto3 applies ``AWS_ENDPOINT_URL`` and ``AWS_ENDPOINT_URL_<SERVICE>``.
 """
@@ -67,7 +67,8 @@ NOT_FOUND_CODES = frozenset({"ResourceNotFound", "ResourceNotFoundException"})
 SAGEMAKER = "sagemaker"
 CLOUDWATCH = "cloudwatch"
 LOGS = "logs"
-_SERVICE_LABELS = {SAGEMAKER: "SageMaker", CLOUDWATCH: "CloudWatch", LOGS: "CloudWatch Logs"}
+SQS = "sqs"
+_SERVICE_LABELS = {SAGEMAKER: "SageMaker", CLOUDWATCH: "CloudWatch", LOGS: "CloudWatch Logs", SQS: "SQS"}
 
 _clients: dict[tuple[SourceConfig, str], Any] = {}
 _lock = threading.Lock()
@@ -298,3 +299,36 @@ def log_event_pages(config: SourceConfig, stream: str, token: str = "") -> Itera
         if not forward or forward == params.get("nextToken"):
             return
         params["nextToken"] = forward
+
+
+# SQS: the queue an EventBridge rule delivers SageMaker's state-change events to.
+
+SQS_MAX_MESSAGES = 10  # ReceiveMessage and DeleteMessageBatch take at most ten
+
+
+def receive_messages(config: SourceConfig, queue_url: str, *, wait_seconds: int = 20) -> list[dict[str, Any]]:
+    """Up to ten messages, long-polling up to ``wait_seconds`` (at most 20) for the first."""
+    page = _call(
+        config,
+        "receive_message",
+        service=SQS,
+        QueueUrl=queue_url,
+        MaxNumberOfMessages=SQS_MAX_MESSAGES,
+        WaitTimeSeconds=wait_seconds,
+    )
+    return [m for m in page.get("Messages", []) if isinstance(m, dict)]
+
+
+def delete_messages(config: SourceConfig, queue_url: str, receipt_handles: list[str]) -> list[str]:
+    """Delete by receipt handle, ten a call; returns the handles SQS did not delete.
+
+    A handle left undeleted is redelivered after its visibility timeout, and
+    storing its event again changes nothing.
+    """
+    failed: list[str] = []
+    for start in range(0, len(receipt_handles), SQS_MAX_MESSAGES):
+        chunk = receipt_handles[start : start + SQS_MAX_MESSAGES]
+        entries = [{"Id": str(i), "ReceiptHandle": handle} for i, handle in enumerate(chunk)]
+        page = _call(config, "delete_message_batch", service=SQS, QueueUrl=queue_url, Entries=entries)
+        failed.extend(chunk[int(f["Id"])] for f in page.get("Failed", []) if str(f.get("Id", "")).isdigit())
+    return failed

@@ -111,3 +111,35 @@ def make_job(
         tags=tags if tags is not None else {"team": "vision"},
     )
     return TrainingJob.objects.get(arn=raw["TrainingJobArn"])
+
+
+def _epoch_ms(moment: datetime) -> str:
+    return str(int(moment.timestamp() * 1000))
+
+
+def state_change_event(describe: dict[str, Any], *, tags: dict[str, str] | None = None) -> dict[str, Any]:
+    """The EventBridge event SageMaker sends for ``describe``'s state: times in epoch ms, no billing or metrics."""
+    detail = {
+        k: v
+        for k, v in describe.items()
+        if k not in {"BillableTimeInSeconds", "TrainingTimeInSeconds", "FinalMetricDataList", "WarmPoolStatus"}
+    }
+    for key in ("CreationTime", "TrainingStartTime", "TrainingEndTime", "LastModifiedTime"):
+        if isinstance(detail.get(key), datetime):
+            detail[key] = _epoch_ms(detail[key])
+    detail["SecondaryStatusTransitions"] = [
+        {k: _epoch_ms(v) if isinstance(v, datetime) else v for k, v in t.items()}
+        for t in detail.get("SecondaryStatusTransitions", [])
+    ]
+    detail["Tags"] = tags if tags is not None else {"team": "vision"}
+    return {
+        "version": "0",
+        "id": "7bf73129-1428-4cd3-a780-95db273d1602",
+        "detail-type": "SageMaker Training Job State Change",
+        "source": "aws.sagemaker",
+        "account": ACCOUNT,
+        "time": "2026-11-20T13:05:00Z",
+        "region": "us-east-1",
+        "resources": [describe["TrainingJobArn"]],
+        "detail": detail,
+    }
