@@ -50,6 +50,7 @@ def test_unknown_tuning_job_is_404(client, logged_in):
     make_job("lonely")
     assert client.get(reverse("jobs:tuning", args=["hpo"])).status_code == 404  # a prefix is not the name
     assert client.get(reverse("jobs:tuning", args=["nope"])).status_code == 404
+    assert client.get(reverse("jobs:tuning", args=["HPO-7"])).status_code == 404  # on SQLite too
 
 
 def test_trials_of_the_tuning_job_only(client, logged_in):

@@ -28,12 +28,16 @@ SORTS = ("objective", "-objective")
 
 
 def _trials(name: str) -> list[TrainingJob]:
-    trials = list(
-        TrainingJob.objects.filter(tuning_job_arn__endswith=tuning.arn_suffix(name))
+    suffix = tuning.arn_suffix(name)
+    trials = [
+        job
+        for job in TrainingJob.objects.filter(tuning_job_arn__endswith=suffix)
         .select_related("source")
         .prefetch_related("metrics")
         .order_by("creation_time", "pk")
-    )
+        # SQLite's LIKE ignores ASCII case; PostgreSQL's does not: match as PostgreSQL does on both.
+        if job.tuning_job_arn.endswith(suffix)
+    ]
     if not trials:
         raise Http404("No training job belongs to this tuning job.")
     return trials
