@@ -11,6 +11,7 @@ urlpatterns = [
     path("jobs/<int:job_id>/", views.job_detail, name="detail"),
     path("compare/", views.compare_jobs, name="compare"),
     path("failures/", views.failures, name="failures"),
+    path("tuning/<str:name>/", views.tuning_job, name="tuning"),
     path("costs/", views.costs, name="costs"),
     path("status/", views.status, name="status"),
     path("status/fragment/", views.status_fragment, name="status_fragment"),

@@ -113,7 +113,7 @@ def test_cloudwatch_link_and_tuning_link(logged_in):
         'href="/?tuning_job=arn%3Aaws%3Asagemaker%3Aeu-west-1%3A123456789012%3Ahyper-parameter-tuning-job%2Fhpo-7"'
         in html
     )
-    assert ">hpo-7</a>" in html
+    assert 'href="/tuning/hpo-7/"' in html and ">tuning job hpo-7</a>" in html
 
 
 def test_configuration_sections(logged_in):

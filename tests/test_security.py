@@ -47,6 +47,8 @@ def fill(name: str, params: list[str], job: TrainingJob) -> str | None:
     for param in params:
         if param == "job_id":
             kwargs[param] = str(job.pk)
+        elif param == "name":
+            kwargs[param] = job.tuning_job_arn.rsplit("/", 1)[-1]
         elif param == "app_label":
             kwargs[param] = "jobs"
         elif param in ("object_id", "id"):
@@ -80,7 +82,12 @@ STAFF_OWN = {"admin:index", "admin:jsi18n", "admin:password_change", "admin:pass
 
 @pytest.fixture
 def job(db):
-    return make_job("security-probe", status="InProgress")
+    # A trial of a tuning job, so /tuning/<name>/ has a page to walk.
+    return make_job(
+        "security-probe",
+        status="InProgress",
+        TuningJobArn="arn:aws:sagemaker:us-east-1:123456789012:hyper-parameter-tuning-job/probe-tuning",
+    )
 
 
 @pytest.fixture

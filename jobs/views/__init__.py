@@ -7,6 +7,7 @@ from jobs.views.export import jobs_csv
 from jobs.views.failures import failures
 from jobs.views.jobs_list import index, running_rows
 from jobs.views.status_page import status, status_fragment
+from jobs.views.tuning import tuning_job
 
 __all__ = [
     "compare_jobs",
@@ -18,4 +19,5 @@ __all__ = [
     "running_rows",
     "status",
     "status_fragment",
+    "tuning_job",
 ]

@@ -87,7 +87,10 @@ def job_detail(request: HttpRequest, job_id: int) -> HttpResponse:
         "cost": cost.usd if cost else None,
         "cost_basis": cost.basis if cost else "",
         "logs_url": logs_url(region, job.name),
-        "tuning_url": reverse("jobs:index") + "?" + urlencode({"tuning_job": job.tuning_job_arn})
+        "tuning_url": reverse("jobs:tuning", args=[_arn_name(job.tuning_job_arn)])
+        if job.tuning_job_arn and _arn_name(job.tuning_job_arn)
+        else None,
+        "tuning_list_url": reverse("jobs:index") + "?" + urlencode({"tuning_job": job.tuning_job_arn})
         if job.tuning_job_arn
         else None,
         "tuning_name": _arn_name(job.tuning_job_arn),

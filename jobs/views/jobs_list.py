@@ -26,7 +26,7 @@ from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET
 
 from jobs.costs import Prices, job_price, price_table
-from jobs.domain import statuses
+from jobs.domain import statuses, tuning
 from jobs.filters import BadFilter, JobFilter, check_query, parse_ids, tag_param
 from jobs.models import FinalMetric, Source, TrainingJob, TrainingJobStatus
 from jobs.paging import capped_count, page_of_jobs
@@ -205,6 +205,9 @@ def index(request: HttpRequest) -> HttpResponse:
         "has_next": has_next,
         "next_url": "?" + urlencode({**filter_params, "page": page + 1}),
         # Every row of the filtered list, in the list's order (jobs.export).
+        "tuning_url": reverse("jobs:tuning", args=[tuning.name_of(flt.tuning_job)])
+        if tuning.TUNING_ARN_MARK in flt.tuning_job and tuning.name_of(flt.tuning_job)
+        else None,
         "csv_url": reverse("jobs:jobs_csv") + ("?" + urlencode(filter_params) if filter_params else ""),
         "prev_url": "?" + urlencode({**filter_params, "page": page - 1}) if page > 1 else None,
         "first_index": offset + 1 if rows else 0,
