@@ -119,6 +119,19 @@ def shoot(base: str, username: str, password: str, out: Path) -> list[Path]:
                     "status": "/status/",
                     "admin-jobs": "/admin/jobs/trainingjob/",
                 }
+                # Three finished jobs of one family side by side, and a tuning job's page.
+                page.goto("/?status=Completed&q=hpo")
+                links = page.locator("tbody tr td.name a:first-child")
+                ids = [
+                    href.strip("/").split("/")[-1]
+                    for href in links.evaluate_all("els => els.map(e => e.getAttribute('href'))")[:3]
+                ]
+                if len(ids) >= 2:
+                    shots["compare"] = "/compare/?ids=" + ",".join(ids)
+                    page.goto(f"/jobs/{ids[0]}/")
+                    tuning = page.locator("a[href^='/tuning/']").first
+                    if tuning.count():
+                        shots["tuning"] = tuning.get_attribute("href")
                 # The oldest job on the first page of those training now: the longest curves.
                 page.goto("/?status=InProgress&secondary_status=Training")
                 running = page.locator("tr[data-running]")
@@ -132,7 +145,9 @@ def shoot(base: str, username: str, password: str, out: Path) -> list[Path]:
                 page.goto(path)
                 page.wait_for_load_state("networkidle")
                 target = out / f"{name}{'-dark' if scheme == 'dark' else ''}.png"
-                page.screenshot(path=str(target), full_page=name.startswith("job-detail"))
+                page.screenshot(
+                    path=str(target), full_page=name.startswith("job-detail") or name in ("compare", "tuning")
+                )
                 if target.stat().st_size > MAX_BYTES:
                     page.screenshot(path=str(target))  # the viewport only
                 written.append(target)

@@ -37,6 +37,23 @@ def test_default_objective_prefers_a_loss_else_the_first_name():
     assert tuning.default_objective([]) == ""
 
 
+def test_default_objective_is_the_one_the_trials_were_tuned_on():
+    names = ["validation:accuracy", "train:loss"]
+    tuned = [
+        {"_tuning_objective_metric": '"validation:accuracy"', "lr": "0.1"},
+        {"_tuning_objective_metric": "validation:accuracy"},
+    ]
+    assert tuning.default_objective(names, tuned) == "validation:accuracy"
+    # A name no trial reported, or trials that disagree, fall back to the name rule.
+    assert tuning.default_objective(names, [{"_tuning_objective_metric": "auc"}]) == "train:loss"
+    assert (
+        tuning.default_objective(
+            names, [{"_tuning_objective_metric": "validation:accuracy"}, {"_tuning_objective_metric": "train:loss"}]
+        )
+        == "train:loss"
+    )
+
+
 def test_direction_given_wins_over_the_name():
     assert tuning.minimizes("validation:loss", "") is True
     assert tuning.minimizes("validation:accuracy", "") is False

@@ -59,10 +59,18 @@ def numeric_keys(params: Sequence[Mapping[str, Any]]) -> list[str]:
     ]
 
 
-def default_objective(metric_names: Sequence[str]) -> str:
-    """The metric to rank trials by when none is chosen: the first one read as a loss or error (a
-    direction the name states), else the first name; "" without metrics."""
+# SageMaker's SDK passes the tuning job's objective to each trial as this hyperparameter.
+OBJECTIVE_HYPERPARAMETER = "_tuning_objective_metric"
+
+
+def default_objective(metric_names: Sequence[str], params: Sequence[Mapping[str, Any]] = ()) -> str:
+    """The metric to rank trials by when none is chosen: the one the trials' ``_tuning_objective_metric``
+    names when they report it, else the first read as a loss or error (a direction the name states),
+    else the first name; "" without metrics."""
     names = sorted(set(metric_names))
+    named = {str(p.get(OBJECTIVE_HYPERPARAMETER, "")).strip('"') for p in params} - {""}
+    if len(named) == 1 and (objective := named.pop()) in names:
+        return objective
     for name in names:
         if compare.lower_is_better(name):
             return name

@@ -65,15 +65,15 @@ def tuning_job(request: HttpRequest, name: str) -> HttpResponse:
     metrics = [{m["name"]: m["value"] for m in d["final_metrics"]} for d in data]
     metric_names = sorted({key for m in metrics for key in m})
 
+    params = [job.hyperparameters if isinstance(job.hyperparameters, dict) else {} for job in trials]
     objective = request.GET.get("objective", "")
     if objective not in metric_names:
-        objective = tuning.default_objective(metric_names)
+        objective = tuning.default_objective(metric_names, params)
     direction = request.GET.get("direction", "")
     minimize = tuning.minimizes(objective, direction)
     values = [m.get(objective) for m in metrics]
     best = tuning.best_index(values, minimize=minimize)
 
-    params = [job.hyperparameters if isinstance(job.hyperparameters, dict) else {} for job in trials]
     keys = tuning.numeric_keys(params)
     rows = [
         {
