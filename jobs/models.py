@@ -317,6 +317,9 @@ class TrainingJob(models.Model):
             # same expression does. SQLite reads job_name_idx instead (an FTS5
             # trigram table measured slower for common terms).
             PostgreSQLGinIndex(OpClass(Upper("name"), name="gin_trgm_ops"), name="job_name_trgm_idx"),
+            # A tuning job's trials: tuning_job_arn LIKE '%:hyper-parameter-tuning-job/<name>'
+            # (the name's region and account are not known), which only a trigram index serves.
+            PostgreSQLGinIndex(OpClass("tuning_job_arn", name="gin_trgm_ops"), name="job_tuning_arn_trgm_idx"),
             # The billable sort, billable_seconds DESC NULLS LAST, id DESC:
             # job_billable_idx puts nulls first on PostgreSQL, so it cannot give
             # that order. SQLite has no null order in an index and walks job_billable_idx.

@@ -7,6 +7,7 @@ from django.core.management import call_command
 from django.db import connection
 from django.db.backends.sqlite3.base import DatabaseWrapper as SQLiteWrapper
 
+from jobs.domain import tuning
 from jobs.indexes import PostgreSQLOnly
 from jobs.models import Source, TrainingJob
 from tests.factories import T0, arn_of
@@ -24,6 +25,7 @@ DEFINITIONS = {
     "job_name_trgm_idx": "USING gin (upper((name)::text) gin_trgm_ops)",
     "job_billable_nulls_last_idx": "USING btree (billable_seconds DESC NULLS LAST, id DESC)",
     "job_status_id_idx": "USING btree (status, id)",
+    "job_tuning_arn_trgm_idx": "USING gin (tuning_job_arn gin_trgm_ops)",
 }
 on_postgresql = pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's indexes")
 on_sqlite = pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite's schema")
@@ -50,27 +52,50 @@ def test_postgresql_has_them_as_the_raw_sql_made_them() -> None:
     assert {name: definition for name, (_, definition) in _pg_indexes().items()} == DEFINITIONS
 
 
+def _plan(queryset) -> str:
+    """The plan of ``queryset`` when only a bitmap scan may apply its condition through an index.
+
+    With plain index scans allowed, the planner may walk another index and filter.
+    """
+    sql, params = queryset.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE jobs_trainingjob")  # costs the indexes from the rows, not from an empty table
+        for plan_kind in ("seqscan", "indexscan", "indexonlyscan"):
+            cursor.execute(f"SET LOCAL enable_{plan_kind} = off")
+        cursor.execute(f"EXPLAIN {sql}", params)
+        return "\n".join(row[0] for row in cursor)
+
+
+def _jobs(count: int, tuning_job_arn=lambda i: "") -> None:
+    source = Source.objects.create(name="plan", region="us-east-1")
+    TrainingJob.objects.bulk_create(
+        TrainingJob(
+            source=source,
+            arn=arn_of(f"bert-{i}"),
+            name=f"bert-{i}",
+            status="Completed",
+            creation_time=T0,
+            tuning_job_arn=tuning_job_arn(i),
+        )
+        for i in range(count)
+    )
+
+
 @on_postgresql
 @pytest.mark.django_db
 def test_name_search_can_use_the_trigram_index() -> None:
     # The expression must be the one Django writes for icontains, or the index is never used.
-    # Rows and statistics, so the planner costs the indexes from data.
-    source = Source.objects.create(name="plan", region="us-east-1")
-    TrainingJob.objects.bulk_create(
-        TrainingJob(source=source, arn=arn_of(f"bert-{i}"), name=f"bert-{i}", status="Completed", creation_time=T0)
-        for i in range(2000)
-    )
-    query = TrainingJob.objects.filter(name__icontains="resnet").values("id").query
-    sql, params = query.sql_with_params()
-    with connection.cursor() as cursor:
-        cursor.execute("ANALYZE jobs_trainingjob")
-        # Only a bitmap scan can then apply the name condition through an index: with
-        # plain index scans allowed, the planner may walk another index and filter.
-        for plan_kind in ("seqscan", "indexscan", "indexonlyscan"):
-            cursor.execute(f"SET LOCAL enable_{plan_kind} = off")
-        cursor.execute(f"EXPLAIN {sql}", params)
-        plan = "\n".join(row[0] for row in cursor)
-    assert "job_name_trgm_idx" in plan
+    _jobs(2000)
+    assert "job_name_trgm_idx" in _plan(TrainingJob.objects.filter(name__icontains="resnet").values("id"))
+
+
+@on_postgresql
+@pytest.mark.django_db
+def test_a_tuning_jobs_trials_are_found_through_the_trigram_index() -> None:
+    _jobs(2000, lambda i: f"arn:aws:sagemaker:us-east-1:123:hyper-parameter-tuning-job/hpo-{i // 100}")
+    trials = TrainingJob.objects.filter(tuning_job_arn__endswith=tuning.arn_suffix("hpo-7")).values("id")
+    assert "job_tuning_arn_trgm_idx" in _plan(trials)
+    assert len(trials) == 100
 
 
 @on_postgresql
@@ -84,7 +109,8 @@ def test_a_database_that_ran_the_old_raw_sql_keeps_its_indexes() -> None:
                 cursor.execute(statement)
         before = _pg_indexes()
         call_command("migrate", "jobs", verbosity=0)
-        assert _pg_indexes() == before  # the same indexes (same oids), not rebuilt
+        after = _pg_indexes()
+        assert {name: after[name] for name in OLD_RAW_SQL} == before  # the same indexes (same oids), not rebuilt
     finally:
         call_command("migrate", verbosity=0)  # every app: going back unapplied the alerts app too
 
