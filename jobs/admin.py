@@ -44,6 +44,7 @@ from jobs.models import (
     StatusTransition,
     SyncCycle,
     SyncError,
+    TeamBudget,
     TrainingJob,
 )
 from jobs.templatetags.trainwatch import status_class
@@ -635,6 +636,13 @@ class InstancePriceAdmin(StrictLookupsMixin, admin.ModelAdmin):
     list_display = ("instance_type", "hourly_usd", "note")
     list_editable = ("hourly_usd",)
     search_fields = ("instance_type",)
+
+
+@admin.register(TeamBudget)
+class TeamBudgetAdmin(StrictLookupsMixin, admin.ModelAdmin):
+    list_display = ("tag_key", "tag_value", "monthly_usd")
+    list_editable = ("monthly_usd",)
+    search_fields = ("tag_value",)
 
 
 def _guard_other_admins(models: list[type[Model]]) -> None:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from decimal import Decimal
 from itertools import pairwise
 from typing import Any
 
 from django.conf import settings
 from django.contrib.postgres.indexes import OpClass
 from django.core.serializers.json import DjangoJSONEncoder
+from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Upper
@@ -576,6 +578,27 @@ class InstancePrice(models.Model):
 
     def __str__(self) -> str:
         return f"{self.instance_type} ${self.hourly_usd}/h"
+
+
+class TeamBudget(models.Model):
+    """A month's spending budget for the jobs carrying one tag value (``team=vision``)."""
+
+    tag_key = models.CharField(max_length=128, default="team", help_text="The tag whose value names the team.")
+    tag_value = models.CharField(max_length=256, help_text="The team: jobs with this value of the tag.")
+    monthly_usd = models.DecimalField(
+        "monthly budget (USD)",
+        max_digits=12,
+        decimal_places=2,
+        validators=[MinValueValidator(Decimal("0.01"))],
+        help_text="Estimated spend allowed per calendar month (local time zone).",
+    )
+
+    class Meta:
+        ordering = ["tag_key", "tag_value"]
+        constraints = [models.UniqueConstraint(fields=["tag_key", "tag_value"], name="teambudget_tag_uniq")]
+
+    def __str__(self) -> str:
+        return f"{self.tag_key}={self.tag_value} ${self.monthly_usd}/month"
 
 
 class JobChange(models.Model):

@@ -40,6 +40,11 @@ Shape::
                                           # to the last describe for a job gone at the source
             "week": {...same keys, since Monday 00:00...},
         },
+        "budgets": [                          # each TeamBudget this month, most used first; not when public
+            {"tag_key": str, "tag_value": str, "budget_usd": float, "spent_usd": float,
+             "projected_usd": float,          # by the month's end at this month's pace
+             "used_percent": float, "state": "ok" | "warn" | "over"},
+        ],
         "sources": [
             {
                 "name": str, "region": str, "enabled": bool,
@@ -54,7 +59,7 @@ Shape::
         "gone_after": int,                    # TRAINWATCH_GONE_AFTER: not-found describes that make a job gone
     }
 
-Six queries whatever the number of jobs.
+Six queries whatever the number of jobs, one more for the budgets, and one per tag key that has budgets.
 """
 
 from __future__ import annotations
@@ -76,7 +81,7 @@ from django.db.models import (
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from jobs import spend
+from jobs import budgets, spend
 from jobs.costs import Prices, price_table, rate_for
 from jobs.domain import billing, statuses
 from jobs.domain.health import LATE_AFTER_INTERVALS
@@ -273,7 +278,23 @@ def _totals(now: datetime) -> dict[str, Any]:
     The running list and the sources' health stay live: they are cheap, and
     a wall screen must show a broken sync at once.
     """
-    return {"last_24h": _last_24h(now), "spend": _spend(now, price_table())}
+    prices = price_table()
+    return {"last_24h": _last_24h(now), "spend": _spend(now, prices), "budgets": _budgets(now, prices)}
+
+
+def _budgets(now: datetime, prices: Prices) -> list[dict[str, Any]]:
+    return [
+        {
+            "tag_key": line.tag_key,
+            "tag_value": line.tag_value,
+            "budget_usd": float(line.budget_usd),
+            "spent_usd": float(round(line.spent_usd, 2)),
+            "projected_usd": float(line.projected_usd),
+            "used_percent": round(line.used_percent, 1),
+            "state": line.state,
+        }
+        for line in budgets.month_to_date(now, prices)
+    ]
 
 
 def status_figures(
@@ -286,13 +307,16 @@ def status_figures(
     """
     now = now or timezone.now()
     running, running_count = _running(now, public, running_limit)
+    totals = cached_figures("status-totals", now, lambda: _totals(now))
+    if public:  # team names are tag values
+        totals = {key: value for key, value in totals.items() if key != "budgets"}
     return {
         "generated_at": now,
         "public": public,
         "running": running,
         "running_count": running_count,
         "recent": _recent(now),
-        **cached_figures("status-totals", now, lambda: _totals(now)),
+        **totals,
         "sources": _sources(now, public),
         "late_after_seconds": LATE_AFTER_INTERVALS * settings.TRAINWATCH_SYNC_INTERVAL,
         "gone_after": settings.TRAINWATCH_GONE_AFTER,

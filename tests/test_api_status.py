@@ -82,6 +82,6 @@ def test_queries_are_constant(client: Client, teammate: User, frozen, django_ass
         make_job(f"live-{i}", status="InProgress", now=NOW)
         make_job(f"done-{i}", now=NOW)
     client.force_login(teammate)
-    # session, user, then the status module's six and the newest change (figures_cache)
-    with django_assert_num_queries(9):
+    # session, user, then the status module's six, the newest change (figures_cache) and the budgets
+    with django_assert_num_queries(10):
         client.get("/api/status/")

@@ -221,8 +221,8 @@ def test_query_count_does_not_grow_with_jobs(logged_in, prices, count):
         )
     with CaptureQueriesContext(connection) as queries:
         assert logged_in.get("/costs/").status_code == 200
-    # session, user, prices, the spend union
-    assert len(queries) == 4, [q["sql"][:80] for q in queries]
+    # session, user, prices, the spend union, the budgets (none, so no month query)
+    assert len(queries) == 5, [q["sql"][:80] for q in queries]
 
 
 def test_days_follow_the_pure_spreading_rule(db, prices):

@@ -198,8 +198,8 @@ def test_constant_queries(logged_in, django_assert_num_queries, price, count):
         status = ("InProgress", "Completed", "Failed")[i % 3]
         make_job(f"s-{i}", status=status, created=NOW - timedelta(hours=i % 20, minutes=10))
         make_source(f"src-{i}")
-    # session, user, running, recent, newest change, 24 h counts, prices, spend, sources
-    with django_assert_num_queries(9):
+    # session, user, running, recent, newest change, 24 h counts, prices, spend, budgets, sources
+    with django_assert_num_queries(10):
         logged_in.get("/status/")
     # The totals from the cache: the same bucket, no job changed since.
     with django_assert_num_queries(6):

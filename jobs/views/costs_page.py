@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
+from jobs.budgets import month_to_date
 from jobs.cost_report import CHART_HEIGHT, CHART_WIDTH, DEFAULT_GROUP, GROUPS, SORTS, CostQuery, cost_report
 from jobs.costs import price_table
 from jobs.domain.periods import BY, BadRange
@@ -28,7 +29,8 @@ def costs(request: HttpRequest) -> HttpResponse:
         query = CostQuery.from_query(request.GET, timezone.localdate(now))
     except (BadRange, ValueError) as error:
         return HttpResponseBadRequest(str(error), content_type="text/plain; charset=utf-8")
-    report = cost_report(query, now, price_table())
+    prices = price_table()
+    report = cost_report(query, now, prices)
     jobs_url = reverse("jobs:index")
     for item in report["groups"]:
         item["url"] = f"{jobs_url}?{urlencode(item['link'])}" if item["link"] else ""
@@ -53,6 +55,8 @@ def costs(request: HttpRequest) -> HttpResponse:
         "jobs/costs.html",
         {
             "report": report,
+            "budgets": month_to_date(now, prices),
+            "month_start": timezone.localdate(now).replace(day=1),
             "query": query,
             "columns": columns,
             "last_label": report["periods"][-1].label,
