@@ -40,6 +40,7 @@ from jobs.models import (
     InstancePrice,
     LogTail,
     MetricSeries,
+    PriceOrigin,
     Source,
     StatusTransition,
     SyncCycle,
@@ -633,9 +634,17 @@ class LogTailAdmin(StrictLookupsMixin, ReadOnlyMixin, admin.ModelAdmin):
 
 @admin.register(InstancePrice)
 class InstancePriceAdmin(StrictLookupsMixin, admin.ModelAdmin):
-    list_display = ("instance_type", "hourly_usd", "note")
+    list_display = ("instance_type", "hourly_usd", "origin", "effective_date", "note")
     list_editable = ("hourly_usd",)
+    list_filter = ("origin",)
     search_fields = ("instance_type",)
+    readonly_fields = ("origin",)
+
+    def save_model(self, request: HttpRequest, obj: InstancePrice, form: Any, change: bool) -> None:
+        # A price set here wins over import_prices from now on.
+        if not change or form.has_changed():
+            obj.origin = PriceOrigin.HAND
+        super().save_model(request, obj, form, change)
 
 
 @admin.register(TeamBudget)

@@ -566,12 +566,21 @@ class SyncError(models.Model):
         return f"{self.kind}: {self.job_name}"
 
 
+class PriceOrigin(models.TextChoices):
+    SEEDED = "seeded", "Seeded (published page, us-east-1)"
+    PRICE_LIST = "price-list", "AWS Price List (import_prices)"
+    HAND = "hand", "Edited by hand"
+
+
 class InstancePrice(models.Model):
     """On-demand hourly price per instance, for estimated cost."""
 
     instance_type = models.CharField(max_length=64, unique=True)
     hourly_usd = models.DecimalField(max_digits=10, decimal_places=4)
     note = models.CharField(max_length=255, blank=True, help_text="Where the figure came from.")
+    # import_prices replaces seeded and imported figures, never one a person set.
+    origin = models.CharField(max_length=16, choices=PriceOrigin.choices, default=PriceOrigin.HAND)
+    effective_date = models.DateField(null=True, blank=True, help_text="Since when the figure applies, if known.")
 
     class Meta:
         ordering = ["instance_type"]

@@ -68,6 +68,7 @@ SAGEMAKER = "sagemaker"
 CLOUDWATCH = "cloudwatch"
 LOGS = "logs"
 SQS = "sqs"
+PRICING = "pricing"
 _SERVICE_LABELS = {SAGEMAKER: "SageMaker", CLOUDWATCH: "CloudWatch", LOGS: "CloudWatch Logs", SQS: "SQS"}
 
 _clients: dict[tuple[SourceConfig, str], Any] = {}
@@ -332,3 +333,31 @@ def delete_messages(config: SourceConfig, queue_url: str, receipt_handles: list[
         page = _call(config, "delete_message_batch", service=SQS, QueueUrl=queue_url, Entries=entries)
         failed.extend(chunk[int(f["Id"])] for f in page.get("Failed", []) if str(f.get("Id", "")).isdigit())
     return failed
+
+
+# Pricing: the AWS Price List, for import_prices.
+
+# The Price List API answers in these regions only, whatever region is priced.
+PRICING_REGIONS = ("us-east-1", "ap-south-1")
+
+
+def price_list_pages(config: SourceConfig, region: str) -> Iterator[list[str]]:
+    """GetProducts for SageMaker training in ``region``: each page's PriceList (JSON documents as text)."""
+    if config.region not in PRICING_REGIONS:
+        config = SourceConfig(PRICING_REGIONS[0], config.profile, config.role_arn, config.endpoint_url)
+    params: dict[str, Any] = {
+        "ServiceCode": "AmazonSageMaker",
+        "Filters": [
+            {"Type": "TERM_MATCH", "Field": "regionCode", "Value": region},
+            {"Type": "TERM_MATCH", "Field": "component", "Value": "Training"},
+        ],
+        "FormatVersion": "aws_v1",
+        "MaxResults": 100,
+    }
+    while True:
+        page = _call(config, "get_products", service=PRICING, **params)
+        yield [entry for entry in page.get("PriceList", []) if isinstance(entry, str)]
+        token = page.get("NextToken")
+        if not token:
+            return
+        params["NextToken"] = token
