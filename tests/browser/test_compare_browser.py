@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 
 from jobs.models import FinalMetric, TrainingJob
 from tests.browser.conftest import logged_in_context
+from tests.browser.screenshots import save_screenshot
 from tests.browser.test_hostile_text import TRAP, WIDTH
 from tests.browser.waits import settle
 from tests.cloudwatch_rows import series_points, store_series
@@ -69,9 +68,6 @@ def test_three_jobs_ticked_in_the_list_compare_side_by_side(browser, live_server
         assert XSS in page.locator("#compare-hyperparameters").inner_text()
         assert errors == []
 
-        folder = Path(os.environ.get("TRAINWATCH_SCREENSHOT_DIR") or tmp_path)
-        folder.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(folder / "compare.png"), full_page=True)
-        assert (folder / "compare.png").stat().st_size > 0
+        save_screenshot(page, tmp_path, "compare")
     finally:
         context.close()

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from datetime import timedelta
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
-from jobs.models import InstancePrice
+from jobs.models import InstancePrice, TeamBudget
+from tests.browser.screenshots import save_screenshot
 from tests.factories import T0, make_job
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -29,12 +28,16 @@ def test_costs_page_renders_without_script_errors(page, tmp_path):
             EnableManagedSpotTraining=i % 2 == 0,
             tags={"team": teams[i % len(teams)]} if i % 5 else {},
         )
+    for team in ("vision", teams[-1]):
+        TeamBudget.objects.create(tag_value=team, monthly_usd=Decimal(100))
     page.goto("/costs/?from=2026-11-10&to=2026-11-21")
+    assert page.locator("table.budgets-table tbody tr").count() == 2
+    assert f"team={teams[-1]}" in page.locator("table.budgets-table").inner_text()
     assert page.locator("svg.cost-chart rect").count() > 0
     assert page.locator("ul.legend li").count() == 5  # four teams and "(no team)"
     assert page.locator("table.costs-table tbody tr").count() == 5
     assert '<img src=x onerror="alert(1)">' in page.locator("table.costs-table").inner_text()
-    assert page.locator("table.costs-table img").count() == 0
+    assert page.locator("table.costs-table img, table.budgets-table img").count() == 0
     assert page.dialogs == []
     assert errors == []
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
@@ -45,6 +48,4 @@ def test_costs_page_renders_without_script_errors(page, tmp_path):
     page.wait_for_url("**by=week*")
     assert page.locator("svg.cost-chart rect").count() > 0
     assert errors == []
-    folder = Path(os.environ.get("TRAINWATCH_SCREENSHOT_DIR", tmp_path))
-    folder.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(folder / "costs.png"), full_page=True)
+    save_screenshot(page, tmp_path, "costs")

@@ -6,13 +6,13 @@ else the test's temporary folder) so a person can look at what was checked.
 
 from __future__ import annotations
 
-import os
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from tests.browser.conftest import logged_in_context
+from tests.browser.screenshots import save_screenshot
 from tests.factories import T0, make_job
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -39,9 +39,7 @@ def _page_at(browser, live_server, user, width: int):
 
 
 def _screenshot(page, tmp_path: Path, name: str) -> None:
-    folder = Path(os.environ.get("TRAINWATCH_SCREENSHOT_DIR") or tmp_path)
-    folder.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(folder / f"{name}.png"))
+    save_screenshot(page, tmp_path, name, full_page=False)
 
 
 @pytest.mark.parametrize("width", WIDTHS)

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 
 from jobs.models import FinalMetric, TrainingJob
 from tests.browser.conftest import logged_in_context
+from tests.browser.screenshots import save_screenshot
 from tests.browser.test_hostile_text import TRAP, WIDTH
 from tests.browser.waits import settle
 from tests.factories import ACCOUNT, T0, XSS, make_job
@@ -72,9 +71,6 @@ def test_tuning_page_from_a_trial(browser, live_server, teammate, tmp_path):
         assert XSS in page.locator("#tuning-plots").inner_text()
         assert errors == []
 
-        folder = Path(os.environ.get("TRAINWATCH_SCREENSHOT_DIR") or tmp_path)
-        folder.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(folder / "tuning.png"), full_page=True)
-        assert (folder / "tuning.png").stat().st_size > 0
+        save_screenshot(page, tmp_path, "tuning")
     finally:
         context.close()
