@@ -43,6 +43,13 @@ def _schedule_sync(sender: Celery, **kwargs: object) -> None:
         name="sync CloudWatch metrics and logs",
         expires=max(interval - 1, 1),
     )
+    # The objective of each tuning job with a running trial (a handful of calls, if any).
+    sender.add_periodic_task(
+        interval,
+        sender.signature("jobs.tasks.sync_tuning_all"),
+        name="describe tuning jobs",
+        expires=max(interval - 1, 1),
+    )
     # SQLite's planner statistics, without which its indexes go unused at scale.
     sender.add_periodic_task(
         3600.0,

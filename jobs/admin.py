@@ -47,6 +47,7 @@ from jobs.models import (
     SyncError,
     TeamBudget,
     TrainingJob,
+    TuningJob,
 )
 from jobs.templatetags.trainwatch import status_class
 
@@ -645,6 +646,14 @@ class InstancePriceAdmin(StrictLookupsMixin, admin.ModelAdmin):
         if not change or form.has_changed():
             obj.origin = PriceOrigin.HAND
         super().save_model(request, obj, form, change)
+
+
+@admin.register(TuningJob)
+class TuningJobAdmin(ReadOnlyMixin, StrictLookupsMixin, admin.ModelAdmin):
+    list_display = ("name", "source", "status", "objective_metric", "objective_type", "described_at", "error")
+    list_filter = ("source", "status")
+    search_fields = ("name",)
+    exclude = ("raw",)
 
 
 @admin.register(TeamBudget)

@@ -566,6 +566,32 @@ class SyncError(models.Model):
         return f"{self.kind}: {self.job_name}"
 
 
+class TuningJob(models.Model):
+    """A hyperparameter tuning job its trials name, as DescribeHyperParameterTuningJob tells it."""
+
+    source = models.ForeignKey(Source, on_delete=models.CASCADE, related_name="tuning_jobs")
+    arn = models.CharField(max_length=256, unique=True)
+    name = models.CharField(max_length=64, db_index=True)
+    status = models.CharField(max_length=32, blank=True, help_text="Empty until a describe succeeded.")
+    objective_metric = models.CharField(max_length=256, blank=True)
+    objective_type = models.CharField(max_length=16, blank=True, help_text="Minimize or Maximize.")
+    strategy = models.CharField(max_length=32, blank=True)
+    max_training_jobs = models.PositiveIntegerField(null=True, blank=True)
+    raw = models.JSONField(default=dict, encoder=DjangoJSONEncoder, blank=True)
+    described_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True, help_text="Why the last describe failed (no permission, throttled...).")
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def minimizes(self) -> bool | None:
+        return {"Minimize": True, "Maximize": False}.get(self.objective_type)
+
+
 class PriceOrigin(models.TextChoices):
     SEEDED = "seeded", "Seeded (published page, us-east-1)"
     PRICE_LIST = "price-list", "AWS Price List (import_prices)"

@@ -192,6 +192,10 @@ def describe_job(config: SourceConfig, name: str) -> dict[str, Any]:
     return _call(config, "describe_training_job", TrainingJobName=name)
 
 
+def describe_tuning_job(config: SourceConfig, name: str) -> dict[str, Any]:
+    return _call(config, "describe_hyper_parameter_tuning_job", HyperParameterTuningJobName=name)
+
+
 def list_tags(config: SourceConfig, arn: str) -> dict[str, str]:
     tags: dict[str, str] = {}
     params: dict[str, Any] = {"ResourceArn": arn, "MaxResults": 100}

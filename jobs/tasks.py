@@ -7,7 +7,7 @@ from celery.utils.time import get_exponential_backoff_interval
 from django.conf import settings
 from django.utils import timezone
 
-from jobs import cloudwatch_sync, maintenance, sync
+from jobs import cloudwatch_sync, maintenance, sync, tuning_sync
 from jobs.domain.chunks import chunked
 from jobs.models import Source, SyncCycle
 from jobs.sources import ensure_configured_sources
@@ -78,6 +78,15 @@ def sync_cloudwatch(source_id: int) -> str:
     sync; what failed is a SyncError and is asked again next interval.
     """
     return str(cloudwatch_sync.run(Source.objects.get(pk=source_id)))
+
+
+@shared_task
+def sync_tuning_all() -> int:
+    """Beat's entry point for tuning jobs: describe those of running trials, per enabled source."""
+    count = 0
+    for source in Source.objects.filter(enabled=True):
+        count += tuning_sync.run(source).described
+    return count
 
 
 @shared_task

@@ -94,3 +94,25 @@ def test_scatter_of_one_value_and_of_nothing():
     assert all(one.plot_left < d.x < one.plot_right and one.plot_top < d.y < one.plot_bottom for d in one.dots)
     empty = tuning.scatter("epochs", [(math.nan, 1.0, "a")])
     assert empty.dots == [] and empty.x_ticks == []
+
+
+def test_parse_description_reads_the_objective_and_survives_junk():
+    raw = {
+        "HyperParameterTuningJobStatus": "InProgress",
+        "HyperParameterTuningJobConfig": {
+            "Strategy": "Bayesian",
+            "HyperParameterTuningJobObjective": {"Type": "Minimize", "MetricName": "validation:rmse"},
+            "ResourceLimits": {"MaxNumberOfTrainingJobs": 50},
+        },
+    }
+    assert tuning.parse_description(raw) == tuning.TuningDescription(
+        "InProgress", "validation:rmse", "Minimize", "Bayesian", 50
+    )
+    junk = {
+        "HyperParameterTuningJobConfig": {
+            "HyperParameterTuningJobObjective": {"Type": "Sideways"},
+            "ResourceLimits": {"MaxNumberOfTrainingJobs": True},
+        }
+    }
+    assert tuning.parse_description(junk) == tuning.TuningDescription("", "", "", "", None)
+    assert tuning.parse_description({"HyperParameterTuningJobConfig": "x"}).objective_metric == ""

@@ -1,7 +1,8 @@
 """A hyperparameter tuning job seen through its trials: objective, best trial, scatter plots. Pure, no Django.
 
-The objective's name and direction would come from DescribeHyperParameterTuningJob;
-until that is read, the page picks them from the trials' final metrics.
+The objective's name and direction come from DescribeHyperParameterTuningJob
+when it was read (``objective_of``); otherwise the page picks them from the
+trials' final metrics.
 """
 
 from __future__ import annotations
@@ -32,6 +33,34 @@ def arn_suffix(name: str) -> str:
 def name_of(arn: str) -> str:
     """The tuning job's name in its ARN (the part after the last "/")."""
     return arn.rsplit("/", 1)[-1]
+
+
+@dataclass(frozen=True)
+class TuningDescription:
+    status: str
+    objective_metric: str
+    objective_type: str  # "Minimize", "Maximize" or ""
+    strategy: str
+    max_training_jobs: int | None
+
+
+def parse_description(raw: Mapping[str, Any]) -> TuningDescription:
+    """What the page uses of a DescribeHyperParameterTuningJob response; missing parts are empty."""
+    config = raw.get("HyperParameterTuningJobConfig")
+    config = config if isinstance(config, Mapping) else {}
+    objective = config.get("HyperParameterTuningJobObjective")
+    objective = objective if isinstance(objective, Mapping) else {}
+    limits = config.get("ResourceLimits")
+    limits = limits if isinstance(limits, Mapping) else {}
+    kind = str(objective.get("Type") or "")
+    most = limits.get("MaxNumberOfTrainingJobs")
+    return TuningDescription(
+        status=str(raw.get("HyperParameterTuningJobStatus") or "")[:32],
+        objective_metric=str(objective.get("MetricName") or "")[:256],
+        objective_type=kind if kind in ("Minimize", "Maximize") else "",
+        strategy=str(config.get("Strategy") or "")[:32],
+        max_training_jobs=most if isinstance(most, int) and not isinstance(most, bool) and most >= 0 else None,
+    )
 
 
 def as_number(value: Any) -> float | None:

@@ -20,7 +20,7 @@ from django.views.decorators.http import require_GET
 
 from jobs.costs import price_table
 from jobs.domain import tuning
-from jobs.models import TrainingJob, TrainingJobStatus
+from jobs.models import TrainingJob, TrainingJobStatus, TuningJob
 from jobs.serializers import job_data
 from jobs.views.jobs_list import _duration_seconds
 
@@ -66,10 +66,13 @@ def tuning_job(request: HttpRequest, name: str) -> HttpResponse:
     metric_names = sorted({key for m in metrics for key in m})
 
     params = [job.hyperparameters if isinstance(job.hyperparameters, dict) else {} for job in trials]
-    objective = request.GET.get("objective", "")
-    if objective not in metric_names:
-        objective = tuning.default_objective(metric_names, params)
+    described = TuningJob.objects.filter(arn=trials[0].tuning_job_arn).first()
+    own = described.objective_metric if described and described.objective_metric in metric_names else ""
+    chosen = request.GET.get("objective", "")
+    objective = chosen if chosen in metric_names else own or tuning.default_objective(metric_names, params)
     direction = request.GET.get("direction", "")
+    if direction not in ("min", "max") and objective == own and described.minimizes is not None:
+        direction = "min" if described.minimizes else "max"
     minimize = tuning.minimizes(objective, direction)
     values = [m.get(objective) for m in metrics]
     best = tuning.best_index(values, minimize=minimize)
@@ -108,6 +111,7 @@ def tuning_job(request: HttpRequest, name: str) -> HttpResponse:
     ctx = {
         "name": name,
         "arn": trials[0].tuning_job_arn,
+        "described": described,
         "rows": rows,
         "keys": keys,
         "metric_names": metric_names,

@@ -7,7 +7,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
 from alerts import delivery, limits
-from jobs import cloudwatch_sync, sync
+from jobs import cloudwatch_sync, sync, tuning_sync
 from jobs.models import Source
 from jobs.sources import ensure_configured_sources
 
@@ -56,6 +56,7 @@ class Command(BaseCommand):
                 # After the jobs are stored, so a job seen for the first time gets its curves too;
                 # its failures are SyncErrors and never fail the command.
                 self.stdout.write(f"{source.name}: {cloudwatch_sync.run(source)}")
+            self.stdout.write(f"{source.name}: {tuning_sync.run(source)}")
         # No broker here: what the cycles decided is sent now, grouped, not
         # held for quiet (the cycle is over).
         limits.decide_limits()
