@@ -6,8 +6,9 @@
 
 1. The detail page of a job with 8 hosts x 5 utilization series + 6 metric
    series of ``--points`` points each (test client, in process; p50/p95)
-   and its SQL query count; bytes stored per series; time to append a
-   minute's point to a full series and to rebuild its display copy.
+   and its SQL query count; bytes stored per series and job-day; time to
+   append a minute's point to a full series (whole row rewritten vs newest
+   day chunk, interleaved) and to rebuild its display copy.
 2. ``--jobs`` running jobs against moto's server (SageMaker rows stored
    directly; CloudWatch and Logs seeded with boto3): calls per operation in
    the first cycle and in a steady cycle one minute later.
@@ -32,12 +33,12 @@ def _ms(samples: list[float]) -> tuple[float, float]:
 
 def page(points: int, requests: int) -> None:
     from django.contrib.auth.models import User
-    from django.db import connection
+    from django.db import connection, transaction
     from django.test import Client
 
     from jobs import cloudwatch_sync
     from jobs.domain import cloudwatch as cw
-    from jobs.models import MetricSeries, TrainingJob
+    from jobs.models import MetricSeries, SeriesChunk, TrainingJob
     from tests.cloudwatch_rows import store_full_job, store_tail
     from tests.factories import make_job
 
@@ -56,7 +57,13 @@ def page(points: int, requests: int) -> None:
         )
     print(f"stored 46 series x {points:,} points + 8 x 1,000 log lines in {time.perf_counter() - t0:.1f} s")
     row = MetricSeries.objects.filter(job=job).first()
-    print(f"bytes per series: points {len(row.points):,}, display copy {len(row.display):,}")
+    chunks = SeriesChunk.objects.filter(series__job=job)
+    stored = sum(len(p) for p in chunks.values_list("points", flat=True))
+    days = points / 1440
+    print(
+        f"bytes per series: points {stored // 46:,} in {chunks.count() // 46} day chunks, display copy "
+        f"{len(row.display):,}; per job-day (46 series) {stored / days:,.0f} points + {46 * len(row.display):,} display"
+    )
 
     user = User.objects.filter(username="bench-cw").first() or User.objects.create_user("bench-cw", password="x")
     client = Client()
@@ -83,20 +90,36 @@ def page(points: int, requests: int) -> None:
         f"{len(body):,} bytes, {body.count(b'<polyline')} polylines"
     )
 
-    # One new minute on a full series: what each cycle costs per series.
+    # One new minute on a full series: what each cycle costs per series. Before: the whole series in one
+    # row, rewritten (one chunk holding every point stands for it); after: the newest day's chunk only.
+    # Interleaved, so load on the machine weighs on both alike.
+    whole = MetricSeries.objects.filter(job=job).exclude(pk=row.pk).first()
+    joined = SeriesChunk.objects.points_of([whole.pk])[whole.pk]
+    SeriesChunk.objects.filter(series=whole).delete()
+    one = SeriesChunk.objects.create(series=whole, day=datetime.now(UTC).date(), points=joined, point_count=points)
     key = cw.SeriesKey(job.name, row.name, row.host)
-    appends = []
+    before, after = [], []
     for i in range(20):
+        t = time.perf_counter()
+        with transaction.atomic():
+            chunk = SeriesChunk.objects.select_for_update().get(pk=one.pk)
+            cursor = cw.unpack_points(bytes(chunk.points)[-16:])[0][0]
+            packed, count = cw.append_packed(chunk.points, [(cursor + 60, 1.0 + i)], cursor)
+            chunk.points, chunk.point_count = packed, count
+            chunk.save()
+        before.append(time.perf_counter() - t)
         last = MetricSeries.objects.get(pk=row.pk).cursor.timestamp()
         t = time.perf_counter()
         cloudwatch_sync._store_points(job, key, [(last + 60, 1.0 + i)], datetime.now(UTC))
-        appends.append(time.perf_counter() - t)
-    p50, p95 = _ms(appends)
+        after.append(time.perf_counter() - t)
+    b50, b95 = _ms(before)
+    a50, a95 = _ms(after)
     t = time.perf_counter()
-    cw.lttb(cw.unpack_points(MetricSeries.objects.get(pk=row.pk).points), cw.DISPLAY_POINTS)
+    cw.lttb(cw.unpack_points(SeriesChunk.objects.points_of([row.pk])[row.pk]), cw.DISPLAY_POINTS)
     print(
-        f"append one point to a {points:,}-point series: p50 {p50:.1f} ms, p95 {p95:.1f} ms; "
-        f"display rebuild {1000 * (time.perf_counter() - t):.0f} ms"
+        f"append one point to a {points:,}-point series: whole row rewritten p50 {b50:.1f} ms, p95 {b95:.1f} ms; "
+        f"newest day chunk p50 {a50:.1f} ms, p95 {a95:.1f} ms; display rebuild (chunks joined) "
+        f"{1000 * (time.perf_counter() - t):.0f} ms"
     )
 
 

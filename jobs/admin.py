@@ -615,8 +615,8 @@ class MetricSeriesAdmin(StrictLookupsMixin, ReadOnlyMixin, admin.ModelAdmin):
     show_full_result_count = False
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[MetricSeries]:
-        # Never the packed points (up to megabytes a row) nor the display copy.
-        return super().get_queryset(request).defer("points", "display", "job__raw")
+        # Never the display copy (the points live in SeriesChunk rows).
+        return super().get_queryset(request).defer("display", "job__raw")
 
 
 @admin.register(LogTail)

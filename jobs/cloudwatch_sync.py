@@ -28,6 +28,7 @@ from jobs.models import (
     CloudWatchFetch,
     LogTail,
     MetricSeries,
+    SeriesChunk,
     SeriesKind,
     Source,
     SyncErrorKind,
@@ -221,28 +222,52 @@ def _fetch_metrics(
 
 
 def _store_points(job: TrainingJob, key: cw.SeriesKey, points: list[cw.Point], now: datetime) -> int:
+    """Append fetched points: only the newest day's chunk is rewritten, later days get new chunks."""
     kind = SeriesKind.INSTANCE if key.host else SeriesKind.ALGORITHM
     with transaction.atomic():
-        # The row is held while it is rewritten: two cycles at once never lose points.
+        # The series row is held while its chunks change: two cycles at once never lose points.
         row = MetricSeries.objects.select_for_update().filter(job=job, name=key.name, host=key.host).first()
-        if row is None:
-            row = MetricSeries(job=job, kind=kind, name=key.name, host=key.host)
-        cursor = row.cursor.timestamp() if row.cursor else None
+        cursor = row.cursor.timestamp() if row and row.cursor else None
         fresh = [p for p in points if cursor is None or p[0] >= cursor]
         if not fresh:
             return 0
-        packed, count = cw.append_packed(row.points, fresh, cursor)
+        if row is None:
+            row = MetricSeries.objects.create(job=job, kind=kind, name=key.name, host=key.host, updated_at=now)
+        newest = SeriesChunk.objects.filter(series=row).order_by("-day").first() if cursor is not None else None
+        count = row.point_count
+        for day, day_points in cw.split_by_day(fresh).items():
+            if newest is not None and day == newest.day:
+                # The point at the cursor (a partial minute) is replaced here: it is the newest day's last.
+                packed, day_count = cw.append_packed(newest.points, day_points, cursor)
+                count += day_count - newest.point_count
+                SeriesChunk.objects.filter(pk=newest.pk).update(points=packed, point_count=day_count)
+            else:
+                packed = cw.pack_points(cw.merge_points([], day_points, None))
+                count += len(packed) // 16
+                SeriesChunk.objects.create(series=row, day=day, points=packed, point_count=len(packed) // 16)
         if count > settings.TRAINWATCH_SERIES_MAX_POINTS:
-            thinned = cw.cap_points(cw.unpack_points(packed), settings.TRAINWATCH_SERIES_MAX_POINTS)
-            packed, count = cw.pack_points(thinned), len(thinned)
-        row.display = cw.refresh_display(row.display, packed, fresh, cursor)
-        row.points, row.point_count = packed, count
-        last_t, last_v = cw.unpack_points(packed[-16:])[0]
+            count = _thin(row, settings.TRAINWATCH_SERIES_MAX_POINTS)
+        row.display = cw.refresh_display(
+            row.display, lambda: SeriesChunk.objects.points_of([row.pk])[row.pk], fresh, cursor
+        )
+        last_t, last_v = max(fresh)
+        row.point_count = count
         row.cursor = datetime.fromtimestamp(last_t, UTC)
         row.last_value = last_v
         row.updated_at = now
-        row.save()
+        row.save(update_fields=["display", "point_count", "cursor", "last_value", "updated_at"])
     return len(fresh)
+
+
+def _thin(row: MetricSeries, cap: int) -> int:
+    """Past the cap the whole series is thinned to half and every chunk rewritten (rare: once per cap/2 points)."""
+    thinned = cw.cap_points(cw.unpack_points(SeriesChunk.objects.points_of([row.pk])[row.pk]), cap)
+    SeriesChunk.objects.filter(series=row).delete()
+    SeriesChunk.objects.bulk_create(
+        SeriesChunk(series=row, day=day, points=cw.pack_points(pts), point_count=len(pts))
+        for day, pts in cw.split_by_day(thinned).items()
+    )
+    return len(thinned)
 
 
 def _fetch_logs(

@@ -679,11 +679,11 @@ class SeriesKind(models.TextChoices):
 
 
 class MetricSeries(models.Model):
-    """One CloudWatch series of a job, all its points in one row.
+    """One CloudWatch series of a job; its points live in ``SeriesChunk`` rows, one per UTC day.
 
-    ``points`` is the series as little-endian float64 (epoch seconds, value)
-    pairs (``jobs.domain.cloudwatch.pack_points``); ``display`` is it
-    downsampled for the charts at write time, so pages never read the points.
+    ``display`` is the series downsampled for the charts at write time, so
+    pages never read the points. ``cursor`` is the newest point's time: the
+    one column to read for "when did this series last report".
     """
 
     job = models.ForeignKey(TrainingJob, on_delete=models.CASCADE, related_name="series")
@@ -701,9 +701,6 @@ class MetricSeries(models.Model):
     )
     last_value = models.FloatField(null=True, blank=True)
     updated_at = models.DateTimeField(default=timezone.now)
-    # Last, after every column the page reads: SQLite walks a large value's
-    # overflow pages to reach any column stored behind it.
-    points = models.BinaryField(default=bytes, editable=False)
 
     class Meta:
         verbose_name_plural = "metric series"
@@ -712,6 +709,39 @@ class MetricSeries(models.Model):
 
     def __str__(self) -> str:
         return f"{self.host or self.job_id}: {self.name}"
+
+
+class SeriesChunkQuerySet(models.QuerySet):
+    def points_of(self, series_ids: list[int]) -> dict[int, bytes]:
+        """Each series' packed points, its day chunks joined in order: one query for any number of series."""
+        joined: dict[int, list[bytes]] = {i: [] for i in series_ids}
+        rows = self.filter(series_id__in=series_ids).order_by("series_id", "day").values_list("series_id", "points")
+        for series_id, points in rows:
+            joined[series_id].append(bytes(points))
+        return {i: b"".join(parts) for i, parts in joined.items()}
+
+
+class SeriesChunk(models.Model):
+    """One UTC day of a series' points: an append rewrites only the newest day, not the whole series.
+
+    ``points`` is little-endian float64 (epoch seconds, value) pairs
+    (``jobs.domain.cloudwatch.pack_points``), oldest first.
+    """
+
+    series = models.ForeignKey(MetricSeries, on_delete=models.CASCADE, related_name="chunks")
+    day = models.DateField(help_text="UTC day of every point in the chunk.")
+    point_count = models.PositiveIntegerField(default=0)
+    points = models.BinaryField(default=bytes, editable=False)
+
+    objects = SeriesChunkQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["series", "day"]
+        # The unique index serves both the append (newest day of a series) and the read (a series' days in order).
+        constraints = [models.UniqueConstraint(fields=["series", "day"], name="serieschunk_series_day_uniq")]
+
+    def __str__(self) -> str:
+        return f"{self.series_id} {self.day}"
 
 
 class LogTail(models.Model):

@@ -6,7 +6,7 @@ import math
 from datetime import datetime, timedelta
 
 from jobs.domain import cloudwatch as cw
-from jobs.models import LogTail, MetricSeries, SeriesKind, TrainingJob
+from jobs.models import LogTail, MetricSeries, SeriesChunk, SeriesKind, TrainingJob
 
 
 def series_points(start: datetime, count: int, *, base: float = 50.0, slope: float = 0.0) -> list[cw.Point]:
@@ -15,18 +15,21 @@ def series_points(start: datetime, count: int, *, base: float = 50.0, slope: flo
 
 
 def store_series(job: TrainingJob, name: str, points: list[cw.Point], host: str = "") -> MetricSeries:
-    packed = cw.pack_points(points)
-    return MetricSeries.objects.create(
+    series = MetricSeries.objects.create(
         job=job,
         kind=SeriesKind.INSTANCE if host else SeriesKind.ALGORITHM,
         name=name,
         host=host,
-        points=packed,
         point_count=len(points),
         cursor=datetime.fromtimestamp(points[-1][0], tz=job.creation_time.tzinfo) if points else None,
         display=cw.pack_points(cw.lttb(points, cw.DISPLAY_POINTS)),
         last_value=points[-1][1] if points else None,
     )
+    SeriesChunk.objects.bulk_create(
+        SeriesChunk(series=series, day=day, points=cw.pack_points(pts), point_count=len(pts))
+        for day, pts in cw.split_by_day(points).items()
+    )
+    return series
 
 
 def store_full_job(job: TrainingJob, start: datetime, points: int, *, hosts: int = 8, metrics: int = 6) -> None:

@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import pytest
 import time_machine
+from django.test import Client
 
 from jobs.models import CloudWatchFetch
 from tests.cloudwatch_rows import series_points, store_full_job, store_series, store_tail
@@ -122,3 +123,26 @@ def test_last_values_are_shown_to_four_significant_digits(logged_in):
     assert '<span class="muted">6389%</span>' in html
     assert '<span class="muted">0.9512</span>' in html
     assert "6388.5800" not in html
+
+
+@pytest.mark.parametrize("points", [10, 5000])
+def test_the_panel_alone_for_refreshing_in_place(logged_in, django_assert_num_queries, points):
+    job = make_job("big-2", status="InProgress")
+    store_full_job(job, job.training_start_time, points, hosts=2, metrics=2)
+    store_tail(job, "algo-1", [f"line {i}" for i in range(50)])
+    # session, user, job + source + CloudWatch state, transitions, series, log tails
+    with django_assert_num_queries(6):
+        response = logged_in.get(f"/jobs/{job.pk}/cloudwatch/")
+    body = response.content.decode()
+    assert response["Cache-Control"] == "no-store"
+    assert body.startswith('<section class="card cloudwatch" id="cloudwatch"') and "<html" not in body
+    assert body.count("<polyline") == 2 + 2 * 5
+    assert f'data-url="/jobs/{job.pk}/cloudwatch/" data-refresh="30"' in body
+    assert 'data-refresh="30"' in logged_in.get(f"/jobs/{job.pk}/").content.decode()
+
+
+def test_a_terminal_jobs_panel_asks_for_no_refresh(logged_in):
+    job = make_job("done-2", status="Failed")
+    assert "data-refresh" not in logged_in.get(f"/jobs/{job.pk}/cloudwatch/").content.decode()
+    assert "data-refresh" not in logged_in.get(f"/jobs/{job.pk}/").content.decode()
+    assert Client().get(f"/jobs/{job.pk}/cloudwatch/").status_code == 302  # signed-out: the login page

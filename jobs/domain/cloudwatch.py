@@ -12,9 +12,9 @@ import math
 import re
 import sys
 from array import array
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
@@ -352,7 +352,9 @@ def append_packed(data: bytes, new: Sequence[Point], cursor: float | None) -> tu
 DISPLAY_POINTS = 300  # a chart plots 584 px wide: about two pixels a point
 
 
-def refresh_display(display: bytes, packed: bytes, fresh: Sequence[Point], cursor: float | None) -> bytes:
+def refresh_display(
+    display: bytes, packed: bytes | Callable[[], bytes], fresh: Sequence[Point], cursor: float | None
+) -> bytes:
     """The downsampled copy the charts draw (packed like the points), kept up to date cheaply.
 
     New points are appended to it (the partial period at the cursor
@@ -363,4 +365,14 @@ def refresh_display(display: bytes, packed: bytes, fresh: Sequence[Point], curso
     merged, count = append_packed(display, fresh, cursor if display else None)
     if count <= 2 * DISPLAY_POINTS:
         return merged
-    return pack_points(lttb(unpack_points(packed), DISPLAY_POINTS))
+    # A callable: the stored points are read (every chunk joined) only when a rebuild needs them.
+    whole = packed() if callable(packed) else packed
+    return pack_points(lttb(unpack_points(whole), DISPLAY_POINTS))
+
+
+def split_by_day(points: Sequence[Point]) -> dict[date, list[Point]]:
+    """Points grouped by their UTC day, in order: a series is stored one chunk per day."""
+    out: dict[date, list[Point]] = {}
+    for point in points:
+        out.setdefault(datetime.fromtimestamp(point[0], UTC).date(), []).append(point)
+    return out

@@ -2,7 +2,7 @@
 
 from jobs.views.compare import compare_jobs
 from jobs.views.costs_page import costs
-from jobs.views.detail import job_detail
+from jobs.views.detail import job_cloudwatch, job_detail
 from jobs.views.export import jobs_csv
 from jobs.views.failures import failures
 from jobs.views.jobs_list import index, running_rows
@@ -14,6 +14,7 @@ __all__ = [
     "costs",
     "failures",
     "index",
+    "job_cloudwatch",
     "job_detail",
     "jobs_csv",
     "running_rows",

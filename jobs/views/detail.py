@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from urllib.parse import quote, urlencode
 
 from django.contrib.auth.decorators import login_required
@@ -45,6 +46,29 @@ def _get_job(job_id: int) -> TrainingJob:
     return get_object_or_404(TrainingJob.objects.select_related("source", "cloudwatch"), pk=job_id)
 
 
+def _cloudwatch_html(job: TrainingJob, transitions: list, region: str, now: datetime) -> str:
+    panel = cloudwatch_view.panel(job, transitions, region=region, now=now)
+    ctx = {
+        "cw": panel,
+        "now": now,
+        "refresh_url": reverse("jobs:cloudwatch", args=[job.pk]),
+        "refresh": job.is_running,  # a terminal job's panel no longer changes (one final fetch at most)
+    }
+    return render_to_string(CLOUDWATCH_TEMPLATE, ctx, using="jinja2")
+
+
+@login_required
+@require_GET
+def job_cloudwatch(request: HttpRequest, job_id: int) -> HttpResponse:
+    """Just the CloudWatch panel, server-rendered: the job page swaps it in while the job runs."""
+    job = _get_job(job_id)
+    region = job.region or job.source.region or "us-east-1"
+    html = _cloudwatch_html(job, list(job.transitions.all()), region, timezone.now())
+    response = HttpResponse(html)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
 @login_required
 @require_GET
 def job_detail(request: HttpRequest, job_id: int) -> HttpResponse:
@@ -72,8 +96,7 @@ def job_detail(request: HttpRequest, job_id: int) -> HttpResponse:
     cost = job_price(job, prices, now=now)
     region = job.region or job.source.region or "us-east-1"
     # Jinja2 too: a log line and a chart coordinate string per row, thousands a page.
-    panel = cloudwatch_view.panel(job, transitions, region=region, now=now)
-    cloudwatch_html = render_to_string(CLOUDWATCH_TEMPLATE, {"cw": panel, "now": now}, using="jinja2")
+    cloudwatch_html = _cloudwatch_html(job, transitions, region, now)
     ctx = {
         "job": job,
         "now": now,

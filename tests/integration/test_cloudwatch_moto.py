@@ -13,7 +13,7 @@ from moto.backends import get_backend
 
 from jobs import cloudwatch_sync, sagemaker, sync
 from jobs.domain import cloudwatch as cw
-from jobs.models import CloudWatchFetch, LogTail, MetricSeries, SyncError, TrainingJob
+from jobs.models import CloudWatchFetch, LogTail, MetricSeries, SeriesChunk, SyncError, TrainingJob
 from tests.integration.conftest import ACCOUNT, REGION
 from tests.integration.test_sync_moto import make_running
 
@@ -113,7 +113,8 @@ def running_job(moto_source, sm_client, moto_jobs, started: datetime) -> Trainin
 
 
 def series(name: str) -> list[cw.Point]:
-    return cw.unpack_points(MetricSeries.objects.get(name=name).points)
+    series = MetricSeries.objects.get(name=name)
+    return cw.unpack_points(SeriesChunk.objects.points_of([series.pk])[series.pk])
 
 
 def test_sync_stores_new_points_and_lines_and_asks_only_for_what_is_new(
