@@ -1,4 +1,4 @@
-"""Migration 0019 moves each series' points from its row into one chunk per UTC day, and back."""
+"""Migration 0022 moves each series' points from its row into one chunk per UTC day, and back."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from jobs.domain import cloudwatch as cw
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-BEFORE = [("jobs", "0017_source_events_queue_url")]
-AFTER = [("jobs", "0019_series_chunks")]
+BEFORE = [("jobs", "0021_tuning_job")]
+AFTER = [("jobs", "0022_series_chunks")]
 
 
 def _migrate(target):

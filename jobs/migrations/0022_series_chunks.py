@@ -31,7 +31,7 @@ def _join(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("jobs", "0017_source_events_queue_url"),
+        ("jobs", "0021_tuning_job"),
     ]
 
     operations = [
