@@ -15,14 +15,14 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from . import cloudwatch, logs, wire
+from . import cloudwatch, logs, tuning, wire
 from .account import Account, ApiError
 from .faults import ERRORS, FaultInjector, malform
 from .operations import OPERATIONS, list_training_jobs
 
 TARGET_PREFIX = "SageMaker."
 SERVICE_OPERATIONS: dict[str, dict[str, Callable[[Account, dict[str, Any]], dict[str, Any]]]] = {
-    "sagemaker": OPERATIONS,
+    "sagemaker": {**OPERATIONS, **tuning.OPERATIONS},
     "cloudwatch": cloudwatch.OPERATIONS,
     "logs": logs.OPERATIONS,
 }
