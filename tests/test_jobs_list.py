@@ -9,6 +9,7 @@ import pytest
 import time_machine
 
 from jobs.models import InstancePrice, TrainingJob
+from tests.cloudwatch_rows import series_points, store_series
 from tests.factories import SHORT_XSS, T0, XSS, make_job, make_source
 
 NOW = T0 + timedelta(hours=3)
@@ -122,6 +123,26 @@ def test_metric_column_and_sort(logged_in):
     assert _names(ascending) == ["m-0", "m-2", "m-1"]
 
 
+def test_a_running_job_without_a_final_metric_shows_its_curves_last_value(logged_in):
+    done = make_job("done-1", FinalMetricDataList=[{"MetricName": "validation:loss", "Value": 0.25, "Timestamp": T0}])
+    live = make_job("live-1", status="InProgress", created=T0 + timedelta(minutes=1))
+    quiet = make_job("live-2", status="InProgress", created=T0 + timedelta(minutes=2))  # no curve yet
+    store_series(live, "validation:loss", series_points(T0, 30, base=0.75, slope=-0.01))
+    store_series(live, "validation:loss", series_points(T0, 30, base=99.0), host="live-1/algo-1")  # not this one
+    store_series(done, "validation:loss", series_points(T0, 30, base=5.0))  # a final metric wins
+    store_series(quiet, "train:loss", series_points(T0, 30))  # another metric
+    response = logged_in.get("/", {"metric": "validation:loss", "sort": "created"})
+    rows = {r.job.name: r for r in response.context["rows"]}
+    assert (rows["done-1"].metric_value, rows["done-1"].metric_is_last) == (0.25, False)
+    expected = live.series.get(host="").last_value
+    assert (rows["live-1"].metric_value, rows["live-1"].metric_is_last) == (expected, True)
+    assert (rows["live-2"].metric_value, rows["live-2"].metric_is_last) == (None, False)
+    html = response.content.decode()
+    assert 'title="Newest CloudWatch point; no final metric yet"' in html
+    # The sort still ranks final metrics only: the running job is not placed by its curve.
+    assert _names(logged_in.get("/", {"metric": "validation:loss", "sort": "metric"}))[0] == "done-1"
+
+
 def test_sort_header_links_keep_the_filters(logged_in):
     make_job("done-1")
     html = logged_in.get("/", {"status": "Completed", "sort": "name"}).content.decode()
@@ -185,9 +206,9 @@ def test_constant_queries(logged_in, django_assert_num_queries, count):
     for i in range(count):
         make_job(f"q-{i}", status="InProgress" if i % 3 else "Completed", tags={"team": "vision", "run": str(i)})
     _read_every_billing_column()
-    # session, user, page of jobs, capped count, prices, metric values,
-    # instance types, sources, metric names
-    with django_assert_num_queries(9):
+    # session, user, page of jobs, capped count, prices, metric values, running
+    # jobs' last values (they have no final one), instance types, sources, metric names
+    with django_assert_num_queries(10):
         response = logged_in.get("/", {"metric": "train:loss", "tag": "team=vision"})
     assert len(response.context["rows"]) == count
 
@@ -196,8 +217,8 @@ def test_constant_queries(logged_in, django_assert_num_queries, count):
 def test_running_rows_constant_queries(logged_in, django_assert_num_queries, count):
     ids = [make_job(f"r-{i}", status="InProgress" if i % 3 else "Completed").pk for i in range(count)]
     _read_every_billing_column()
-    # session, user, jobs, prices, metric values
-    with django_assert_num_queries(5):
+    # session, user, jobs, prices, metric values, running jobs' last values
+    with django_assert_num_queries(6):
         response = logged_in.get("/jobs/rows/", {"ids": ",".join(map(str, ids)), "metric": "train:loss"})
     assert len(response.json()["rows"]) == count
 

@@ -28,7 +28,7 @@ from django.views.decorators.http import require_GET
 from jobs.costs import Prices, job_price, price_table
 from jobs.domain import statuses, tuning
 from jobs.filters import BadFilter, JobFilter, check_query, parse_ids, tag_param
-from jobs.models import FinalMetric, Source, TrainingJob, TrainingJobStatus
+from jobs.models import FinalMetric, MetricSeries, SeriesKind, Source, TrainingJob, TrainingJobStatus
 from jobs.paging import capped_count, page_of_jobs
 from jobs.templatetags.trainwatch import status_label
 
@@ -58,6 +58,7 @@ class JobRow:
     cost: Decimal | None
     metric_value: float | None
     cost_basis: str = ""  # billing basis of ``cost`` (jobs.domain.billing)
+    metric_is_last: bool = False  # ``metric_value`` is the running curve's newest point, not a final metric
 
     @property
     def running(self) -> bool:
@@ -81,10 +82,19 @@ def _duration_seconds(job: TrainingJob, now: datetime) -> int | None:
 
 def _rows(jobs: list[TrainingJob], metric: str, prices: Prices, now: datetime) -> list[JobRow]:
     values: dict[int, float] = {}
+    last_values: dict[int, float] = {}
     if metric and jobs:
         values = dict(
             FinalMetric.objects.filter(job_id__in=[j.pk for j in jobs], name=metric).values_list("job_id", "value")
         )
+        # A running job has no final metric yet: its curve's newest point stands in, marked as such.
+        waiting = [j.pk for j in jobs if j.is_running and j.pk not in values]
+        if waiting:
+            last_values = dict(
+                MetricSeries.objects.filter(
+                    job_id__in=waiting, kind=SeriesKind.ALGORITHM, name=metric, host="", last_value__isnull=False
+                ).values_list("job_id", "last_value")
+            )
     rows = []
     for job in jobs:
         cost = job_price(job, prices, now=now)
@@ -94,7 +104,8 @@ def _rows(jobs: list[TrainingJob], metric: str, prices: Prices, now: datetime) -
                 duration_seconds=_duration_seconds(job, now),
                 billable_seconds=job.billable_seconds_now(now),
                 cost=cost.usd if cost else None,
-                metric_value=values.get(job.pk),
+                metric_value=values.get(job.pk, last_values.get(job.pk)),
+                metric_is_last=job.pk in last_values,
                 cost_basis=cost.basis if cost else "",
             )
         )
