@@ -43,3 +43,26 @@ def test_hostile_log_lines_are_escaped_and_cut(browser, live_server, teammate):
         assert width <= WIDTH + 16, f"page grew to {width}px"
     finally:
         context.close()
+
+
+def test_the_filter_box_keeps_matching_lines_in_every_host(browser, live_server, teammate):
+    job = make_job("cw-filter-1", status="Completed")
+    store_tail(job, "algo-1", ["epoch 1 loss 0.9", "Epoch 2 loss 0.5", "saving model"])
+    store_tail(job, "algo-2", ["epoch 1 loss 0.8", f"odd {SCRIPT}", "done"])
+    context = logged_in_context(browser, live_server, teammate, width=WIDTH)
+    context.add_init_script(TRAP)
+    try:
+        page = context.new_page()
+        page.goto(f"/jobs/{job.pk}/")
+        page.fill("#log-filter", "EPOCH")
+        visible = page.locator("#cloudwatch li:visible .cw-text").all_inner_texts()
+        assert visible == ["epoch 1 loss 0.9", "Epoch 2 loss 0.5", "epoch 1 loss 0.8"]
+        assert page.locator("#cloudwatch details.cw-log[open]").count() == 2  # hosts with a match open
+        assert page.locator("#log-filter-count").inner_text() == "3 of 6 lines"
+        page.fill("#log-filter", "<script>")
+        assert page.locator("#cloudwatch li:visible .cw-text").all_inner_texts() == [f"odd {SCRIPT}"]
+        page.fill("#log-filter", "")
+        assert page.locator("#cloudwatch li:visible .cw-text").count() == 6
+        assert page.evaluate("window.__hits") == []
+    finally:
+        context.close()

@@ -11,7 +11,7 @@ from jobs.domain import cloudwatch as cw
 from jobs.models import MetricSeries, TrainingJob
 from tests.browser.conftest import logged_in_context
 from tests.browser.waits import settle
-from tests.cloudwatch_rows import series_points, store_series
+from tests.cloudwatch_rows import series_points, store_series, store_tail
 from tests.factories import make_job
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -28,6 +28,7 @@ def _add_point(job: TrainingJob, value: float) -> None:
 def test_a_new_point_appears_without_a_reload_and_refreshing_stops_when_terminal(browser, live_server, teammate):
     job = make_job("cw-refresh-1", status="InProgress")
     store_series(job, "train:loss", series_points(job.training_start_time, 20, base=1.0))
+    store_tail(job, "algo-1", ["epoch 1", "warming up", "epoch 2"])
     context = logged_in_context(browser, live_server, teammate)
     try:
         page = context.new_page()
@@ -36,6 +37,7 @@ def test_a_new_point_appears_without_a_reload_and_refreshing_stops_when_terminal
         settle(page)
         page.evaluate("window.__sameDocument = true")
         before = page.locator("#cloudwatch polyline").first.get_attribute("points")
+        page.fill("#log-filter", "epoch")
         assert "(last)" in page.locator("#cloudwatch polyline title").first.text_content()
 
         _add_point(job, 0.125)
@@ -46,6 +48,9 @@ def test_a_new_point_appears_without_a_reload_and_refreshing_stops_when_terminal
         assert page.locator("#cloudwatch polyline title").first.text_content().endswith("0.125 (last)")
         assert page.evaluate("window.__sameDocument") is True, "the page reloaded"
         assert page.locator("#cloudwatch").count() == 1
+        # The filter's text survives the swap and still applies to the fresh lines.
+        assert page.input_value("#log-filter") == "epoch"
+        assert page.locator("#cloudwatch li:visible .cw-text").all_inner_texts() == ["epoch 1", "epoch 2"]
 
         # Terminal: the next panel comes without data-refresh and no request follows it.
         TrainingJob.objects.filter(pk=job.pk).update(status="Completed")
