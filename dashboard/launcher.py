@@ -1,4 +1,4 @@
-"""Run the whole product in one command: broker, simulated account, worker, beat, web.
+"""Run the whole product in one command: broker, simulated account, worker, beat, events consumer, web.
 
 Started by ``./scripts/run``. Every process it starts is its child; Ctrl-C
 (or SIGTERM) stops them all, and nothing is left running.
@@ -21,6 +21,9 @@ from dashboard.env import EX_CONFIG
 
 ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
+# What the simulator's CLI defaults to (its --account-id) and the queue it serves (simulator/sqs.py).
+SIMULATED_ACCOUNT_ID = "123456789012"
+SIMULATED_QUEUE = "trainwatch-events"
 
 
 class StartupError(Exception):
@@ -218,11 +221,14 @@ class Launcher:
         )
         wait_for_port(port)
         endpoint = f"http://127.0.0.1:{port}"
-        # One port serves all three services; botocore reads one variable per service id.
+        # One port serves all four services; botocore reads one variable per service id.
         self.env.update(
             AWS_ENDPOINT_URL_SAGEMAKER=endpoint,
             AWS_ENDPOINT_URL_CLOUDWATCH=endpoint,
             AWS_ENDPOINT_URL_CLOUDWATCH_LOGS=endpoint,
+            AWS_ENDPOINT_URL_SQS=endpoint,
+            # The simulator's queue of its jobs' state-change events, for consume_events.
+            TRAINWATCH_EVENTS_QUEUE_URL=f"{endpoint}/{SIMULATED_ACCOUNT_ID}/{SIMULATED_QUEUE}",
             AWS_ACCESS_KEY_ID="simulated",
             AWS_SECRET_ACCESS_KEY="simulated",
             AWS_DEFAULT_REGION=self.env.get("AWS_DEFAULT_REGION", "us-east-1"),
@@ -243,6 +249,8 @@ class Launcher:
         self.start(
             "beat", [*celery, "beat", "--loglevel", "warning", "--schedule", str(self.run_dir / "celerybeat-schedule")]
         )
+        # Push: state-change events from each source's queue; polling stays the safety net.
+        self.start("events", [PY, "manage.py", "consume_events"])
         ensure_port_free(port)  # again: something may have taken it while we started
         web = self.start(
             "web",

@@ -229,6 +229,9 @@ if TRAINWATCH_GONE_AFTER > 1000:
 # falling back to one DescribeTrainingJob each; off if the role may not Search.
 TRAINWATCH_SEARCH = envbool("TRAINWATCH_SEARCH", "True")
 TRAINWATCH_DEFAULT_SOURCE = envbool("TRAINWATCH_DEFAULT_SOURCE", "True")
+# The default source's SQS queue of SageMaker state-change events (manage.py consume_events reads it);
+# empty leaves what the admin or setup_events set.
+TRAINWATCH_EVENTS_QUEUE_URL = os.getenv("TRAINWATCH_EVENTS_QUEUE_URL", "").strip()
 
 # --- CloudWatch metrics and logs ---------------------------------------------
 # Fetch each running job's metric curves, instance utilization and log tail.

@@ -43,6 +43,9 @@ def ensure_configured_sources() -> list[Source]:
     """
     rows = []
     for spec in configured_sources():
-        source, _ = Source.objects.update_or_create(name=spec["name"], defaults={k: spec[k] for k in _KEYS})
+        defaults = {k: spec[k] for k in _KEYS}
+        if spec["name"] == "default" and settings.TRAINWATCH_EVENTS_QUEUE_URL:
+            defaults["events_queue_url"] = settings.TRAINWATCH_EVENTS_QUEUE_URL
+        source, _ = Source.objects.update_or_create(name=spec["name"], defaults=defaults)
         rows.append(source)
     return rows

@@ -51,6 +51,8 @@ class Account:
         self.renderer = Renderer(self.population, region, account_id)
         self._lock = threading.Lock()
         self._stops: dict[int, float] = {}
+        # Called with (job, stop time) after a StopTrainingJob lands (the event queue schedules it).
+        self.stop_listeners: list[Any] = []
         # States that can no longer change, so filters over 100k jobs stay cheap after the first scan.
         self._settled: dict[int, State] = {}
         self._activity = lru_cache(maxsize=4096)(self._build_activity)
@@ -98,6 +100,8 @@ class Account:
                 return  # already on its way down; AWS accepts the repeat
             self._stops[i] = t
             self._settled.pop(i, None)
+        for listener in self.stop_listeners:
+            listener(i, t)
 
     # --- what the job publishes to CloudWatch and CloudWatch Logs ------------------------
     def activity(self, i: int) -> JobActivity:

@@ -103,8 +103,9 @@ def build(options: dict[str, Any]) -> SimulatedSageMaker:
 def banner(sim: SimulatedSageMaker) -> str:
     url = sim.endpoint_url
     return (
-        f"Simulated SageMaker, CloudWatch and CloudWatch Logs at {url} (export AWS_ENDPOINT_URL_SAGEMAKER={url} "
-        f"AWS_ENDPOINT_URL_CLOUDWATCH={url} AWS_ENDPOINT_URL_CLOUDWATCH_LOGS={url}); Ctrl-C to stop"
+        f"Simulated SageMaker, CloudWatch, CloudWatch Logs and SQS at {url} (export AWS_ENDPOINT_URL_SAGEMAKER={url} "
+        f"AWS_ENDPOINT_URL_CLOUDWATCH={url} AWS_ENDPOINT_URL_CLOUDWATCH_LOGS={url} AWS_ENDPOINT_URL_SQS={url}); "
+        f"events queue {sim.events_queue_url}; Ctrl-C to stop"
     )
 
 

@@ -1,4 +1,4 @@
-"""HTTP front door: SageMaker, CloudWatch and CloudWatch Logs on one stdlib threading server.
+"""HTTP front door: SageMaker, CloudWatch, CloudWatch Logs and SQS on one stdlib threading server.
 
 Which service and protocol a request speaks comes from ``wire.route``;
 this layer only draws faults, calls the operation and counts.
@@ -15,7 +15,7 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from . import cloudwatch, logs, tuning, wire
+from . import cloudwatch, logs, sqs, tuning, wire
 from .account import Account, ApiError
 from .faults import ERRORS, FaultInjector, malform
 from .operations import OPERATIONS, list_training_jobs
@@ -25,6 +25,7 @@ SERVICE_OPERATIONS: dict[str, dict[str, Callable[[Account, dict[str, Any]], dict
     "sagemaker": {**OPERATIONS, **tuning.OPERATIONS},
     "cloudwatch": cloudwatch.OPERATIONS,
     "logs": logs.OPERATIONS,
+    "sqs": sqs.OPERATIONS,
 }
 
 

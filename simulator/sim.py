@@ -15,6 +15,7 @@ from .faults import FaultInjector, Faults
 from .pace import Pace
 from .render import to_datetimes
 from .server import Dispatcher, Stats, make_server
+from .sqs import EventQueue, queue_of, queue_url
 
 
 class SimulatedSageMaker:
@@ -90,6 +91,7 @@ class SimulatedSageMaker:
         if self._server is None:
             self._server = make_server(self.host, self.port, self._dispatcher)
             self.port = self._server.server_address[1]
+            self.account.endpoint_url = self.endpoint_url  # type: ignore[attr-defined]
             # serve_forever checks for shutdown every poll_interval: at its 0.5 s
             # default, every stop (every test's teardown) waited that long.
             self._thread = threading.Thread(
@@ -124,6 +126,15 @@ class SimulatedSageMaker:
     @property
     def endpoint_url(self) -> str:
         return f"http://{self.host}:{self.port}"
+
+    @property
+    def events_queue(self) -> EventQueue:
+        """The SQS queue of the account's state-change events (tests tune its duplicate and reorder rates)."""
+        return queue_of(self.account)
+
+    @property
+    def events_queue_url(self) -> str:
+        return queue_url(self.account)
 
     # --- faults and stats ----------------------------------------------------------
     @property

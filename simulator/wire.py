@@ -1,7 +1,8 @@
-"""The three AWS protocols the simulated account speaks, as botocore sends them.
+"""The four AWS protocols the simulated account speaks, as botocore sends them.
 
 - SageMaker: JSON 1.1, ``X-Amz-Target: SageMaker.<Op>``.
 - CloudWatch Logs: JSON 1.1, ``X-Amz-Target: Logs_20140328.<Op>``.
+- SQS: JSON 1.0, ``X-Amz-Target: AmazonSQS.<Op>``, query compatible like CloudWatch.
 - CloudWatch: its model lists smithy-rpc-v2-cbor, JSON 1.0 and query;
   botocore 1.44 picks JSON 1.0 (``X-Amz-Target:
   GraniteServiceVersion20100801.<Op>``), newer clients may pick rpc-v2-cbor
@@ -27,20 +28,22 @@ from .account import ApiError
 
 CLOUDWATCH_TARGET = "GraniteServiceVersion20100801"
 CBOR_PATH = f"/service/{CLOUDWATCH_TARGET}/operation/"
-_TARGETS = {"SageMaker": "sagemaker", "Logs_20140328": "logs", CLOUDWATCH_TARGET: "cloudwatch"}
+_TARGETS = {"SageMaker": "sagemaker", "Logs_20140328": "logs", CLOUDWATCH_TARGET: "cloudwatch", "AmazonSQS": "sqs"}
 
 # Fault codes where a service's differ from SageMaker's (faults.ERRORS).
 FAULT_CODES = {
     ("cloudwatch", "throttle"): "Throttling",
     ("cloudwatch", "server_error"): "InternalServiceError",
     ("logs", "server_error"): "ServiceUnavailableException",
+    ("sqs", "throttle"): "RequestThrottled",
+    ("sqs", "server_error"): "InternalFailure",
 }
 # Members of CloudWatch responses that are timestamps (tag 1 in CBOR).
 _CBOR_TIMESTAMPS = frozenset({"Timestamps", "Timestamp"})
 
 
 class Route(NamedTuple):
-    service: str  # sagemaker | cloudwatch | logs
+    service: str  # sagemaker | cloudwatch | logs | sqs
     op: str  # "" when the request names no operation this service knows
     protocol: str  # json1.1 | json1.0 | cbor
     target: str  # what the request said, for error messages
@@ -54,7 +57,7 @@ def route(path: str, headers: Mapping[str, str]) -> Route:
     service = _TARGETS.get(prefix)
     if service is None:
         return Route("sagemaker", "", "json1.1", target)
-    return Route(service, op, "json1.0" if service == "cloudwatch" else "json1.1", target)
+    return Route(service, op, "json1.0" if service in ("cloudwatch", "sqs") else "json1.1", target)
 
 
 def _epochs(value: Any) -> Any:
@@ -98,7 +101,7 @@ def _tagged(value: Any, key: str = "") -> Any:
 def encode(r: Route, status: int, body: dict[str, Any]) -> tuple[bytes, dict[str, str]]:
     """Response bytes and headers (less Content-Length and request id)."""
     headers: dict[str, str] = {}
-    if r.service == "cloudwatch" and status >= 400 and "__type" in body:
+    if r.service in ("cloudwatch", "sqs") and status >= 400 and "__type" in body:
         fault = "Sender" if status < 500 else "Receiver"
         headers["x-amzn-query-error"] = f"{body['__type']};{fault}"
     if r.protocol == "cbor":

@@ -87,7 +87,10 @@ def test_run_command_serves_simulated_jobs_and_stops_cleanly(tmp_path):
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/accounts/login/", timeout=10) as page:
             assert page.status == 200
         spawned = descendants(proc.pid)
-        assert len(spawned) >= 5  # redis, simulator, worker, beat, web
+        assert len(spawned) >= 6  # redis, simulator, worker, beat, events consumer, web
+        with sqlite3.connect(db, timeout=5) as conn:
+            (queue,) = conn.execute("select events_queue_url from jobs_source where name = 'default'").fetchone()
+        assert queue.endswith("/123456789012/trainwatch-events")  # the consumer follows the simulator's queue
     finally:
         proc.send_signal(signal.SIGINT)
         output, _ = proc.communicate(timeout=60)

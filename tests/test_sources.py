@@ -82,3 +82,14 @@ def test_rows_follow_the_environment_and_admin_sources_are_left_alone(settings):
     admin = Source.objects.get(name="added-in-admin")
     assert (admin.region, admin.enabled) == ("ap-south-1", False)
     assert Source.objects.count() == 3
+
+
+@pytest.mark.django_db
+def test_the_events_queue_setting_reaches_the_default_source_and_unset_keeps_the_admins(settings):
+    settings.TRAINWATCH_EVENTS_QUEUE_URL = "http://127.0.0.1:9/123456789012/trainwatch-events"
+    (source,) = ensure_configured_sources()
+    assert source.events_queue_url == settings.TRAINWATCH_EVENTS_QUEUE_URL
+    Source.objects.filter(pk=source.pk).update(events_queue_url="https://sqs.example/set-in-admin")
+    settings.TRAINWATCH_EVENTS_QUEUE_URL = ""
+    (source,) = ensure_configured_sources()
+    assert source.events_queue_url == "https://sqs.example/set-in-admin"

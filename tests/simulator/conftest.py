@@ -26,6 +26,7 @@ def dummy_aws(monkeypatch: pytest.MonkeyPatch) -> None:
         "AWS_ENDPOINT_URL_SAGEMAKER",
         "AWS_ENDPOINT_URL_CLOUDWATCH",
         "AWS_ENDPOINT_URL_CLOUDWATCH_LOGS",
+        "AWS_ENDPOINT_URL_SQS",
         "AWS_RETRY_MODE",
         "AWS_MAX_ATTEMPTS",
     ):
