@@ -9,6 +9,7 @@ it boto3 applies ``AWS_ENDPOINT_URL`` and ``AWS_ENDPOINT_URL_<SERVICE>``.
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -69,6 +70,7 @@ CLOUDWATCH = "cloudwatch"
 LOGS = "logs"
 SQS = "sqs"
 PRICING = "pricing"
+EVENTS = "events"
 _SERVICE_LABELS = {SAGEMAKER: "SageMaker", CLOUDWATCH: "CloudWatch", LOGS: "CloudWatch Logs", SQS: "SQS"}
 
 _clients: dict[tuple[SourceConfig, str], Any] = {}
@@ -337,6 +339,77 @@ def delete_messages(config: SourceConfig, queue_url: str, receipt_handles: list[
         page = _call(config, "delete_message_batch", service=SQS, QueueUrl=queue_url, Entries=entries)
         failed.extend(chunk[int(f["Id"])] for f in page.get("Failed", []) if str(f.get("Id", "")).isdigit())
     return failed
+
+
+# setup_events: the queue and EventBridge rule that bring the events. Each returns
+# whether it created or changed something, so a second run can say it changed nothing.
+
+
+def queue_url(config: SourceConfig, name: str) -> str | None:
+    try:
+        return _call(config, "get_queue_url", service=SQS, QueueName=name)["QueueUrl"]
+    except SageMakerError as exc:
+        if exc.code in {"AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"}:
+            return None
+        raise
+
+
+def ensure_queue(config: SourceConfig, name: str, attributes: dict[str, str]) -> tuple[str, str, str]:
+    """(url, arn, "created" | "updated" | "found") for the queue ``name`` with ``attributes``."""
+    url = queue_url(config, name)
+    if url is None:
+        url = _call(config, "create_queue", service=SQS, QueueName=name, Attributes=attributes)["QueueUrl"]
+        outcome = "created"
+    else:
+        have = _call(config, "get_queue_attributes", service=SQS, QueueUrl=url, AttributeNames=["All"])
+        current = have.get("Attributes", {})
+        changed = {k: v for k, v in attributes.items() if not _same_attribute(current.get(k), v)}
+        if changed:
+            _call(config, "set_queue_attributes", service=SQS, QueueUrl=url, Attributes=changed)
+        outcome = "updated" if changed else "found"
+    arn = _call(config, "get_queue_attributes", service=SQS, QueueUrl=url, AttributeNames=["QueueArn"])
+    return url, arn["Attributes"]["QueueArn"], outcome
+
+
+def _same_attribute(current: str | None, wanted: str) -> bool:
+    if current is None:
+        return False
+    try:  # policies come back re-serialised, and a count in them as a number or a string
+        return _scalars_as_text(json.loads(current)) == _scalars_as_text(json.loads(wanted))
+    except ValueError:
+        return current == wanted
+
+
+def _scalars_as_text(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _scalars_as_text(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_scalars_as_text(v) for v in value]
+    return str(value)
+
+
+def ensure_rule(config: SourceConfig, name: str, pattern: dict[str, Any]) -> tuple[str, str]:
+    """(arn, "created" | "updated" | "found") for the rule ``name`` matching ``pattern``."""
+    try:
+        rule = _call(config, "describe_rule", service=EVENTS, Name=name)
+    except SageMakerError as exc:
+        if exc.code != "ResourceNotFoundException":
+            raise
+        rule = None
+    if rule and json.loads(rule.get("EventPattern") or "{}") == pattern and rule.get("State") == "ENABLED":
+        return rule["Arn"], "found"
+    arn = _call(config, "put_rule", service=EVENTS, Name=name, EventPattern=json.dumps(pattern), State="ENABLED")
+    return arn["RuleArn"], "updated" if rule else "created"
+
+
+def ensure_target(config: SourceConfig, rule: str, target_id: str, arn: str) -> str:
+    """"created" | "updated" | "found" for the rule's target ``target_id`` pointing at ``arn``."""
+    targets = _call(config, "list_targets_by_rule", service=EVENTS, Rule=rule).get("Targets", [])
+    mine = next((t for t in targets if t.get("Id") == target_id), None)
+    if mine and mine.get("Arn") == arn:
+        return "found"
+    _call(config, "put_targets", service=EVENTS, Rule=rule, Targets=[{"Id": target_id, "Arn": arn}])
+    return "updated" if mine else "created"
 
 
 # Pricing: the AWS Price List, for import_prices.

@@ -155,3 +155,17 @@ def test_fuzzed_events_parse_or_raise_malformed_event_only(event):
 def test_fuzzed_bodies_parse_or_raise_malformed_event_only(body):
     with contextlib.suppress(MalformedEvent):
         parse_event_body(body)
+
+
+def test_event_resources_names_fit_aws_limits():
+    from jobs.domain import event_setup
+
+    names = event_setup.resource_names("prod account / eu-west-1 " + "x" * 200)
+    assert len(names.queue) <= 76 and len(names.dead_letter_queue) <= 80 and len(names.rule) <= 64
+    assert all(ch.isalnum() or ch in "-_" for ch in names.queue + names.rule)
+    assert names.dead_letter_queue == names.queue + "-dlq"
+    assert event_setup.resource_names("///").queue == "trainwatch-events-default"
+    policy = json.loads(event_setup.queue_policy("arn:q", "arn:r"))
+    assert policy["Statement"][0]["Resource"] == "arn:q"
+    redrive = json.loads(event_setup.redrive_policy("arn:d", 4))
+    assert redrive == {"deadLetterTargetArn": "arn:d", "maxReceiveCount": "4"}
