@@ -59,9 +59,7 @@ def decide_limits(*, now: datetime | None = None) -> list[Alert]:
                 now=now,
                 rule_created_at=rule.created_at,
             )
-            if event is None or not rule.scope.covers(
-                name=job["name"], tags=job["tags"] or {}, source_id=job["source_id"]
-            ):
+            if event is None or not _covers(rule, job):
                 continue
             alerts.append(
                 Alert(
@@ -73,11 +71,7 @@ def decide_limits(*, now: datetime | None = None) -> list[Alert]:
                     created_at=now,
                 )
             )
-    alerts = _not_yet_decided(alerts, rules, "runtime>=")
-    if not alerts:
-        return []
-    with transaction.atomic():
-        return record(alerts, now)
+    return _record_new(alerts, rules, "runtime>=", now)
 
 
 def _not_yet_decided(alerts: list[Alert], rules: list[AlertRule], prefix: str) -> list[Alert]:
@@ -178,9 +172,7 @@ def decide_stalls(*, now: datetime | None = None) -> list[Alert]:
                 now=now,
                 rule_created_at=rule.created_at,
             )
-            if event is None or not rule.scope.covers(
-                name=job["name"], tags=job["tags"] or {}, source_id=job["source_id"]
-            ):
+            if event is None or not _covers(rule, job):
                 continue
             stalled_for = (now - job["phase_start"]).total_seconds()
             note = (
@@ -204,11 +196,7 @@ def decide_stalls(*, now: datetime | None = None) -> list[Alert]:
                     created_at=now,
                 )
             )
-    alerts = _not_yet_decided(alerts, rules, "stall:")
-    if not alerts:
-        return []
-    with transaction.atomic():
-        return record(alerts, now)
+    return _record_new(alerts, rules, "stall:", now)
 
 
 def phase_p95s(now: datetime) -> dict[tuple[str, str], tuple[int, int]]:
@@ -297,7 +285,7 @@ def decide_metric_stalls(*, now: datetime | None = None) -> list[Alert]:
                     rule_created_at=rule.created_at,
                 )
             )
-            and rule.scope.covers(name=job["name"], tags=job["tags"] or {}, source_id=job["source_id"])
+            and _covers(rule, job)
         ],
         rules,
         "metrics@",
@@ -326,6 +314,11 @@ def _metric_stall_alert(rule: AlertRule, job: dict[str, Any], event: str, now: d
         },
         created_at=now,
     )
+
+
+def _covers(rule: AlertRule, job: dict[str, Any]) -> bool:
+    """The rule's scope, on a running job read with its name, tags and source."""
+    return rule.scope.covers(name=job["name"], tags=job["tags"] or {}, source_id=job["source_id"])
 
 
 def _record_new(alerts: list[Alert], rules: list[AlertRule], prefix: str, now: datetime) -> list[Alert]:
