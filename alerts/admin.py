@@ -87,6 +87,7 @@ class AlertRuleAdmin(StrictLookupsMixin, admin.ModelAdmin):
         "kind",
         "share_percent",
         "stall_floor_minutes",
+        "metric_stall_minutes",
         "budget_tag_key",
         "daily_budget_usd",
         "scope_tag",

@@ -22,7 +22,8 @@ the default ones), insert the deliveries.
 The built-in rules (failed, stopped, time limit, restarted, near MaxRuntime;
 completed muted) are created by the migration that creates the tables
 (alerts/migrations/0001_alerts.py), so they predate the first import; the
-stall and team budget rules by 0002_stalls_and_budgets.py (decided, like
+stall and team budget rules by 0002_stalls_and_budgets.py, the metric stall
+rule by 0003_metric_stalls.py (decided, like
 near MaxRuntime, by alerts.limits rather than from a change).
 """
 

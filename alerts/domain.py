@@ -27,6 +27,7 @@ NEAR_MAX_RUNTIME = "near_max_runtime"  # time-based: decided by alerts.limits, n
 SOURCE_HEALTH = "source_health"  # likewise, about a source rather than a job
 STALLED = "stalled"  # time-based too: a running job too long in one phase (alerts.limits)
 TEAM_BUDGET = "team_budget"  # a tag value's spend today over the rule's budget (alerts.limits)
+METRICS_STALLED = "metrics_stalled"  # a running job's algorithm metrics stopped coming (alerts.limits)
 
 # SecondaryStatus values (botocore's SecondaryStatus enum) each kind reacts to.
 LIMIT_STATUSES = frozenset({"MaxRuntimeExceeded", "MaxWaitTimeExceeded"})
@@ -193,6 +194,7 @@ RULE_TITLES = {
     COMPLETED: "completed",
     NEAR_MAX_RUNTIME: "is near its MaxRuntime",
     STALLED: "is stalled in one phase",
+    METRICS_STALLED: "has sent no new metric point",
 }
 
 
@@ -341,21 +343,15 @@ def backoff_seconds(attempts: int, *, base: int = 30, cap: int = 3600) -> int:
 # --- Stalls ---------------------------------------------------------------------------
 
 # The secondary statuses a running job can stall in (waiting, launching,
-# downloading, training, uploading); the ones that end a job, and a restart
-# (its own rule), are not phases to time.
-STALL_PHASES = frozenset(
-    {
-        "Starting",
-        "Pending",
-        "LaunchingMLInstances",
-        "PreparingTrainingStack",
-        "Downloading",
-        "DownloadingTrainingImage",
-        "Training",
-        "Uploading",
-        "Updating",
-    }
+# downloading, training, uploading): statuses.SECONDARY_STATUSES less the
+# ones that end a job (Stopping, Stopped, Completed, Failed, the two limits)
+# and a restart's (Interrupted, Restarting: their own rule). Derived, so a
+# phase AWS adds to that list is timed unless excluded here on purpose.
+STALL_EXCLUDED = (
+    frozenset({"Stopping", "Stopped", "MaxRuntimeExceeded", "MaxWaitTimeExceeded", "Completed", "Failed"})
+    | RESTART_STATUSES
 )
+STALL_PHASES = frozenset(statuses.SECONDARY_STATUSES) - STALL_EXCLUDED
 STALL_MIN_SAMPLES = 20  # finished phases of the same instance type before their p95 is trusted
 # Too little history: a fixed threshold per phase (never under the rule's
 # floor). Training has none: how long a model trains is the team's business,
@@ -449,6 +445,25 @@ def stall_event(
     if now < crossed or crossed < rule_created_at:
         return None
     return f"stall:{phase[:40]}@{phase_start.isoformat()}"
+
+
+def metrics_stall_event(
+    *, newest_point: datetime | None, looked_at: datetime | None, minutes: int, rule_created_at: datetime
+) -> str | None:
+    """``metrics@<newest point>`` once a fetch ``minutes`` past a job's newest metric point found none newer.
+
+    ``looked_at`` is the job's last completed CloudWatch fetch, not the
+    clock: a fetch that is late (the source health rule's business) is no
+    sign the job went quiet. Keyed by the newest point: the same silence
+    never alerts twice, a new point then a new silence alerts again. A
+    silence reaching ``minutes`` before the rule existed is history.
+    """
+    if newest_point is None or looked_at is None or minutes <= 0:
+        return None
+    crossed = newest_point + timedelta(minutes=minutes)
+    if looked_at < crossed or crossed < rule_created_at:
+        return None
+    return f"metrics@{newest_point.isoformat()}"
 
 
 # --- Team budgets ---------------------------------------------------------------------

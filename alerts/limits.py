@@ -18,7 +18,7 @@ from typing import Any
 
 from django.core.cache import cache
 from django.db import transaction
-from django.db.models import Case, Count, OuterRef, Subquery, Sum, TextField, Value, When
+from django.db.models import Case, Count, F, OuterRef, Subquery, Sum, TextField, Value, When
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast, Greatest
 from django.db.models.lookups import LessThan
@@ -30,7 +30,7 @@ from alerts.models import Alert, AlertKind, AlertRule
 from jobs.costs import price_table, rate_for
 from jobs.domain.dates import format_duration
 from jobs.domain.health import SyncState
-from jobs.models import Source, StatusTransition, TrainingJob
+from jobs.models import MetricSeries, Source, StatusTransition, TrainingJob
 from jobs.spend import SecondsBetween, billed_seconds_since
 
 UNHEALTHY = frozenset({SyncState.STALE, SyncState.FAILING, SyncState.UNFINISHED})
@@ -59,9 +59,7 @@ def decide_limits(*, now: datetime | None = None) -> list[Alert]:
                 now=now,
                 rule_created_at=rule.created_at,
             )
-            if event is None or not rule.scope.covers(
-                name=job["name"], tags=job["tags"] or {}, source_id=job["source_id"]
-            ):
+            if event is None or not _covers(rule, job):
                 continue
             alerts.append(
                 Alert(
@@ -73,11 +71,7 @@ def decide_limits(*, now: datetime | None = None) -> list[Alert]:
                     created_at=now,
                 )
             )
-    alerts = _not_yet_decided(alerts, rules, "runtime>=")
-    if not alerts:
-        return []
-    with transaction.atomic():
-        return record(alerts, now)
+    return _record_new(alerts, rules, "runtime>=", now)
 
 
 def _not_yet_decided(alerts: list[Alert], rules: list[AlertRule], prefix: str) -> list[Alert]:
@@ -178,9 +172,7 @@ def decide_stalls(*, now: datetime | None = None) -> list[Alert]:
                 now=now,
                 rule_created_at=rule.created_at,
             )
-            if event is None or not rule.scope.covers(
-                name=job["name"], tags=job["tags"] or {}, source_id=job["source_id"]
-            ):
+            if event is None or not _covers(rule, job):
                 continue
             stalled_for = (now - job["phase_start"]).total_seconds()
             note = (
@@ -204,11 +196,7 @@ def decide_stalls(*, now: datetime | None = None) -> list[Alert]:
                     created_at=now,
                 )
             )
-    alerts = _not_yet_decided(alerts, rules, "stall:")
-    if not alerts:
-        return []
-    with transaction.atomic():
-        return record(alerts, now)
+    return _record_new(alerts, rules, "stall:", now)
 
 
 def phase_p95s(now: datetime) -> dict[tuple[str, str], tuple[int, int]]:
@@ -255,6 +243,91 @@ def _phase_p95s(now: datetime) -> dict[tuple[str, str], tuple[int, int]]:
         if p95 is not None:
             out[group] = (p95, sum(histogram.values()))
     return out
+
+
+# --- Metric stalls --------------------------------------------------------------------
+
+
+def decide_metric_stalls(*, now: datetime | None = None) -> list[Alert]:
+    """Record an alert for every running job whose algorithm metrics stopped: once per silence.
+
+    Queries: the rules; the running jobs fetched from CloudWatch with their
+    newest algorithm metric point (a subquery per job on the series' job
+    index), only those older than the shortest rule's silence; only when one
+    is past its rule's, the running jobs' alerts already decided and the
+    record of the new ones. None of them grows with the number of jobs.
+    """
+    now = now or timezone.now()
+    rules = list(AlertRule.objects.active().filter(kind=AlertKind.METRICS_STALLED))
+    if not rules:
+        return []
+    series = MetricSeries.objects.algorithm()
+    shortest = timedelta(minutes=min(r.metric_stall_minutes for r in rules))
+    quiet = (
+        TrainingJob.objects.running()
+        .order_by()  # as in decide_stalls: no walk of the creation time index
+        .filter(cloudwatch__fetched_at__isnull=False)
+        .annotate(newest_point=series.newest_point_of_job(), newest_series=series.newest_point_of_job("name"))
+        .filter(newest_point__lte=now - shortest)
+        .values("id", "name", "tags", "source_id", "status", "secondary_status", "newest_point", "newest_series")
+        .annotate(looked_at=F("cloudwatch__fetched_at"))
+    )
+    return _record_new(
+        [
+            _metric_stall_alert(rule, job, event, now)
+            for job in quiet
+            for rule in rules
+            if (
+                event := domain.metrics_stall_event(
+                    newest_point=job["newest_point"],
+                    looked_at=job["looked_at"],
+                    minutes=rule.metric_stall_minutes,
+                    rule_created_at=rule.created_at,
+                )
+            )
+            and _covers(rule, job)
+        ],
+        rules,
+        "metrics@",
+        now,
+    )
+
+
+def _metric_stall_alert(rule: AlertRule, job: dict[str, Any], event: str, now: datetime) -> Alert:
+    silent = (job["looked_at"] - job["newest_point"]).total_seconds()
+    # The series name is the job's own text: neutralised where the message is rendered.
+    note = (
+        f"no new metric point for {format_duration(silent)}: the newest, of {job['newest_series']}, "
+        f"is from {job['newest_point'].isoformat()} (last fetched {job['looked_at'].isoformat()})"
+    )
+    return Alert(
+        rule=rule,
+        job_id=job["id"],
+        event=event,
+        status=job["status"],
+        secondary_status=job["secondary_status"],
+        details={
+            "note": note,
+            "newest_point": job["newest_point"].isoformat(),
+            "series": job["newest_series"],
+            "silence_minutes": rule.metric_stall_minutes,
+        },
+        created_at=now,
+    )
+
+
+def _covers(rule: AlertRule, job: dict[str, Any]) -> bool:
+    """The rule's scope, on a running job read with its name, tags and source."""
+    return rule.scope.covers(name=job["name"], tags=job["tags"] or {}, source_id=job["source_id"])
+
+
+def _record_new(alerts: list[Alert], rules: list[AlertRule], prefix: str, now: datetime) -> list[Alert]:
+    """Record those of ``alerts`` not decided before (``_not_yet_decided``), in one transaction."""
+    alerts = _not_yet_decided(alerts, rules, prefix)
+    if not alerts:
+        return []
+    with transaction.atomic():
+        return record(alerts, now)
 
 
 # --- Team budgets ---------------------------------------------------------------------

@@ -19,6 +19,7 @@ class AlertKind(models.TextChoices):
     SOURCE_HEALTH = domain.SOURCE_HEALTH, "Source not syncing (stale, failing, abandoned cycle)"
     STALLED = domain.STALLED, "Stalled in one phase (past its p95 for the instance type)"
     TEAM_BUDGET = domain.TEAM_BUDGET, "A team's (tag value's) spend today over a budget"
+    METRICS_STALLED = domain.METRICS_STALLED, "No new metric point for a while (once curves exist)"
 
 
 class Channel(models.Model):
@@ -84,6 +85,11 @@ class AlertRule(models.Model):
         "stall floor (minutes)",
         default=10,
         help_text="Only for the stall rule: a phase never counts as stalled sooner, whatever its p95.",
+    )
+    metric_stall_minutes = models.PositiveIntegerField(
+        "metric silence (minutes)",
+        default=30,
+        help_text="Only for the metric stall rule: alert once a running job's newest metric point is this old.",
     )
     budget_tag_key = models.CharField(
         "budget tag key",

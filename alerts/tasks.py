@@ -12,6 +12,7 @@ def deliver_alerts() -> str:
     """Beat's delivery sweep: decide the time-based alerts (alerts.limits), send the due ones, grouped."""
     limits.decide_limits()
     limits.decide_stalls()
+    limits.decide_metric_stalls()
     limits.decide_budgets()
     limits.decide_source_health()
     sweep = delivery.deliver_due()

@@ -678,6 +678,22 @@ class SeriesKind(models.TextChoices):
     INSTANCE = "instance", "Instance utilization"
 
 
+class MetricSeriesQuerySet(models.QuerySet):
+    def algorithm(self) -> MetricSeriesQuerySet:
+        return self.filter(kind=SeriesKind.ALGORITHM)
+
+    def newest_point_of_job(self, field: str = "cursor") -> models.Subquery:
+        """For ``TrainingJob.objects.annotate()``: the newest stored point's time (or, with ``field="name"``,
+        its series' name) among these series of each job; NULL for a job with none.
+
+        The one reader of where a series' points end outside the fetch: the
+        ``cursor`` is the newest stored point's timestamp. One lookup per job
+        on the (job, name, host) index, however the points are stored.
+        """
+        newest = self.filter(job=models.OuterRef("pk"), cursor__isnull=False).order_by("-cursor", "name")
+        return models.Subquery(newest.values(field)[:1])
+
+
 class MetricSeries(models.Model):
     """One CloudWatch series of a job; its points live in ``SeriesChunk`` rows, one per UTC day.
 
@@ -701,6 +717,8 @@ class MetricSeries(models.Model):
     )
     last_value = models.FloatField(null=True, blank=True)
     updated_at = models.DateTimeField(default=timezone.now)
+
+    objects = MetricSeriesQuerySet.as_manager()
 
     class Meta:
         verbose_name_plural = "metric series"

@@ -70,6 +70,7 @@ def test_the_migration_creates_the_built_in_rules_with_completed_muted():
         AlertKind.SOURCE_HEALTH: False,
         AlertKind.STALLED: False,
         AlertKind.TEAM_BUDGET: False,  # with no budget: decides nothing until one is set
+        AlertKind.METRICS_STALLED: False,
     }
 
 

@@ -69,6 +69,7 @@ def test_a_rule_is_added_with_a_scope_and_channels(admin_client):
             "kind": AlertKind.FAILED,
             "share_percent": 90,
             "stall_floor_minutes": 10,
+            "metric_stall_minutes": 30,
             "budget_tag_key": "team",
             "scope_tag": "team=vision",
             "channels": [channel.pk],

@@ -27,7 +27,7 @@ def test_sync_jobs_sends_nothing_for_history_then_posts_the_fresh_failures(aws_e
     # The built-in job-event rules, as if Trainwatch was installed when the simulated
     # account's clock began (the time-based rules, MaxRuntime share and stalls, keep today's
     # date: decided against the real clock, never fire here).
-    time_based = [AlertKind.NEAR_MAX_RUNTIME, AlertKind.STALLED]
+    time_based = [AlertKind.NEAR_MAX_RUNTIME, AlertKind.STALLED, AlertKind.METRICS_STALLED]
     AlertRule.objects.exclude(kind__in=time_based).update(created_at=START - timedelta(days=90))
     try:
         with SimulatedSageMaker(jobs=300, seed=5, speed=0, start=START) as sim:

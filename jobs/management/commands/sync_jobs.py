@@ -61,6 +61,7 @@ class Command(BaseCommand):
         # held for quiet (the cycle is over).
         limits.decide_limits()
         limits.decide_stalls()
+        limits.decide_metric_stalls()
         limits.decide_budgets()
         limits.decide_source_health()
         sweep = delivery.deliver_due(quiet_seconds=0)
