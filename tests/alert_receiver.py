@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -20,6 +21,8 @@ class Receiver:
     server: ThreadingHTTPServer
     posts: list[Received] = field(default_factory=list)
     status: int = 200  # what it answers; 500 makes the channel fail
+    delay: float = 0.0  # seconds between recording a post and answering it (the soak kills a sender then)
+    open: int = 0  # posts recorded but not answered yet
 
     @property
     def url(self) -> str:
@@ -38,6 +41,10 @@ def start() -> Receiver:
             length = int(self.headers.get("Content-Length") or 0)
             body = json.loads(self.rfile.read(length) or b"{}")
             receiver.posts.append(Received(dict(self.headers.items()), body))
+            if receiver.delay:
+                receiver.open += 1
+                time.sleep(receiver.delay)
+                receiver.open -= 1
             self.send_response(receiver.status)
             self.send_header("Content-Length", "0")
             self.end_headers()
