@@ -23,7 +23,8 @@ def test_the_worker_sends_a_decided_alert_once(celery_worker, settings):
     try:
         settings.TRAINWATCH_ALERT_URLS = [receiver.url]
         settings.TRAINWATCH_ALERT_QUIET_SECONDS = 0
-        source = make_source(last_success_at=T0 - timedelta(days=1))
+        # Synced just now: a stale source would (rightly) add a source-health post to the sweep.
+        source = make_source(last_success_at=timezone.now())
         AlertRule.objects.create(name="failed", kind=AlertKind.FAILED, created_at=T0 - timedelta(days=1))
         for status in ("InProgress", "Failed"):
             raw = describe_response("worker-fail", status=status)
