@@ -228,6 +228,11 @@ if TRAINWATCH_GONE_AFTER > 1000:
 # Refresh due jobs with Search (100 full records a call, tags included) before
 # falling back to one DescribeTrainingJob each; off if the role may not Search.
 TRAINWATCH_SEARCH = envbool("TRAINWATCH_SEARCH", "True")
+# Push (manage.py consume_events): while a source's last event is at most the window
+# old, its running jobs are described every FACTOR sync intervals instead of every
+# cycle (listing still runs every cycle); past the window it is back to polling.
+TRAINWATCH_PUSH_POLL_FACTOR = envint("TRAINWATCH_PUSH_POLL_FACTOR", "10", minimum=1)
+TRAINWATCH_PUSH_WINDOW_SECONDS = envint("TRAINWATCH_PUSH_WINDOW_SECONDS", "900", minimum=1)
 TRAINWATCH_DEFAULT_SOURCE = envbool("TRAINWATCH_DEFAULT_SOURCE", "True")
 # The default source's SQS queue of SageMaker state-change events (manage.py consume_events reads it);
 # empty leaves what the admin or setup_events set.

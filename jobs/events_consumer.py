@@ -113,6 +113,10 @@ def consume_once(
     with transaction.atomic():
         changed = upsert_summaries(source, summaries, now=now)
         SyncError.objects.bulk_create(errors)
+        if summaries:
+            # Events arrive: its running jobs are described less often (jobs.domain.polling).
+            Source.objects.filter(pk=source.pk).update(last_event_at=now)
+            source.last_event_at = now
     # Only after the commit: a crash before this line redelivers events whose storing changes nothing.
     failed = sagemaker.delete_messages(config, queue_url, stored_handles) if stored_handles else []
     terminal = sorted({s.name for s in summaries if s.status in TERMINAL})

@@ -30,6 +30,7 @@ from redis.exceptions import RedisError
 
 from jobs import broker
 from jobs.domain.health import SyncState
+from jobs.domain.polling import PUSH
 from jobs.domain.statuses import TERMINAL
 
 log = logging.getLogger(__name__)
@@ -147,8 +148,21 @@ class TrainwatchCollector(Collector):
         cycle_errors = GaugeMetricFamily(
             "trainwatch_sync_cycle_errors", "Jobs the last finished cycle could not store.", labels=["source"]
         )
+        push = GaugeMetricFamily(
+            "trainwatch_source_push",
+            "1 while the source's events arrive (push), 0 when polling only.",
+            labels=["source"],
+        )
+        event_age = GaugeMetricFamily(
+            "trainwatch_source_event_age_seconds",
+            "Seconds since the consumer last stored one of the source's events (absent: never).",
+            labels=["source"],
+        )
         for source_id, source in sources.items():
             health = source.health(now)
+            push.add_metric([source.name], 1 if source.sync_mode(now) == PUSH else 0)
+            if source.last_event_at is not None:
+                event_age.add_metric([source.name], max(0.0, (now - source.last_event_at).total_seconds()))
             if health.age_seconds is not None:
                 age.add_metric([source.name], health.age_seconds)
             for one in SyncState:
@@ -158,7 +172,7 @@ class TrainwatchCollector(Collector):
             if cycle is not None:
                 duration.add_metric([source.name], (cycle.finished_at - cycle.started_at).total_seconds())
                 cycle_errors.add_metric([source.name], cycle.errors)
-        yield from (age, state, enabled, duration, cycle_errors)
+        yield from (age, state, enabled, duration, cycle_errors, push, event_age)
 
     def _broker(self) -> Iterator[Metric]:
         up = GaugeMetricFamily("trainwatch_broker_up", "1 when the broker (Redis) answered this scrape.")

@@ -16,7 +16,7 @@ from django.db.models import F, Q
 from django.db.models.functions import Upper
 from django.utils import timezone
 
-from jobs.domain import billing, statuses
+from jobs.domain import billing, polling, statuses
 from jobs.domain.health import SourceHealth, source_health
 from jobs.domain.parse import Transition
 from jobs.indexes import PostgreSQLGinIndex, PostgreSQLIndex
@@ -62,6 +62,11 @@ class Source(models.Model):
         blank=True,
         help_text="SQS queue an EventBridge rule delivers SageMaker's state-change events to; empty: polling only.",
     )
+    last_event_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When the consumer last stored one of its events; recent: push, running jobs described less often.",
+    )
     enabled = models.BooleanField(default=True)
     account_id = models.CharField(max_length=12, blank=True, help_text="Learned from the first job ARN seen.")
     list_cursor = models.DateTimeField(
@@ -95,6 +100,20 @@ class Source(models.Model):
             now=now,
             interval_seconds=settings.TRAINWATCH_SYNC_INTERVAL,
             last_cycle_abandoned=self.last_cycle_abandoned(now),
+        )
+
+    def sync_mode(self, now: datetime) -> str:
+        """Push while its events arrive (within TRAINWATCH_PUSH_WINDOW_SECONDS), else polling."""
+        return polling.sync_mode(self.last_event_at, now, window_seconds=settings.TRAINWATCH_PUSH_WINDOW_SECONDS)
+
+    def running_describe_interval(self, now: datetime) -> int:
+        """Seconds between describes of one of its running jobs (jobs.domain.polling)."""
+        return polling.describe_interval(
+            settings.TRAINWATCH_SYNC_INTERVAL,
+            self.last_event_at,
+            now,
+            window_seconds=settings.TRAINWATCH_PUSH_WINDOW_SECONDS,
+            factor=settings.TRAINWATCH_PUSH_POLL_FACTOR,
         )
 
     def last_cycle_abandoned(self, now: datetime) -> bool:
@@ -173,12 +192,14 @@ class TrainingJobQuerySet(models.QuerySet):
     def terminal(self) -> TrainingJobQuerySet:
         return self.filter(status__in=TERMINAL)
 
-    def needing_describe(self) -> TrainingJobQuerySet:
+    def needing_describe(self, *, running_described_before: datetime | None = None) -> TrainingJobQuerySet:
         """Jobs whose stored detail may be behind AWS.
 
         Never described, listed as changed since the last describe, or still
         running (elapsed time, phases and metrics move without notice); never
         a job gone at the source (it would be not found again, every cycle).
+        With ``running_described_before`` (a source under push), a running
+        job unchanged since its describe is due only once described before it.
         """
         # Each term is an index search (SQLite's multi-index OR, PostgreSQL's
         # BitmapOr): two small partial indexes and the status ranges. Ordering
@@ -186,7 +207,10 @@ class TrainingJobQuerySet(models.QuerySet):
         # every job instead (576 ms at 100,000 jobs, against 1-3 ms), so the
         # default ordering is dropped: sort the result in Python.
         # Gone jobs are rare: dropped from what the indexes find, not a term of their own.
-        due = NEVER_DESCRIBED | CHANGED_SINCE_DESCRIBE | _not_terminal()
+        running = _not_terminal()
+        if running_described_before is not None:
+            running &= Q(described_at__lt=running_described_before)
+        due = NEVER_DESCRIBED | CHANGED_SINCE_DESCRIBE | running
         return self.filter(due, gone_at__isnull=True).order_by()
 
     def not_queued_since(self, moment: datetime) -> TrainingJobQuerySet:

@@ -52,6 +52,9 @@ Shape::
                 "seconds_since_success": int | None,
                 "state": "ok" | "late" | "unfinished" | "error" | "never",  # Source.health(now)
                 "gone_jobs": int,                 # jobs the source no longer knows (TrainingJob.gone_at)
+                "mode": "push" | "polling",       # push: an event consumed within TRAINWATCH_PUSH_WINDOW_SECONDS
+                "last_event_at": datetime | None, # when the consumer last stored one of its events
+                "seconds_since_event": int | None,
                 "last_error": str,                # only when not public
             },
         ],
@@ -265,6 +268,9 @@ def _sources(now: datetime, public: bool) -> list[dict[str, Any]]:
             "seconds_since_success": health.age_seconds,
             "state": health.state.value,
             "gone_jobs": source.gone_jobs,
+            "mode": source.sync_mode(now),
+            "last_event_at": source.last_event_at,
+            "seconds_since_event": _seconds(source.last_event_at, now) if source.last_event_at else None,
         }
         if not public:
             item["last_error"] = source.last_error

@@ -119,7 +119,7 @@ def run_cycle(
         # is due, running jobs above all, is still described. The cursor stays.
         newest = None
 
-    due = source.jobs.needing_describe()
+    due = source.jobs.needing_describe(running_described_before=_running_described_before(source, now))
     if dispatch is not None:
         # A task queued earlier (held up by throttling, say) is still coming:
         # queue it again only once it is overdue, so a backlog never snowballs.
@@ -146,6 +146,19 @@ def run_cycle(
         source.list_cursor = newest
         Source.objects.filter(pk=source.pk).update(list_cursor=newest)
     return _finish(source, cycle, error=list_error)
+
+
+def _running_described_before(source: Source, now: datetime) -> datetime | None:
+    """Under push, a running job is due once described a stretched interval ago; polling: every cycle.
+
+    One base interval short of the stretched one: a describe lands a moment
+    after its cycle began, and FACTOR cycles later it must be due, not one later.
+    """
+    base = settings.TRAINWATCH_SYNC_INTERVAL
+    interval = source.running_describe_interval(now)
+    if interval <= base:
+        return None
+    return now - timedelta(seconds=interval - base)
 
 
 def _mark_queued(source: Source, names: list[str], now: datetime) -> None:

@@ -52,8 +52,9 @@ def scrape(client, **extra) -> dict[str, dict[tuple, float]]:
 
 def test_values_match_the_database(client, db, settings, django_assert_max_num_queries):
     settings.TRAINWATCH_SYNC_INTERVAL = 60
-    prod = make_source("prod", last_success_at=NOW - timedelta(seconds=42))
-    make_source("eu", last_success_at=NOW - timedelta(hours=1))
+    settings.TRAINWATCH_PUSH_WINDOW_SECONDS = 900
+    prod = make_source("prod", last_success_at=NOW - timedelta(seconds=42), last_event_at=NOW - timedelta(seconds=5))
+    make_source("eu", last_success_at=NOW - timedelta(hours=1), last_event_at=NOW - timedelta(hours=1))
     make_source("new")
     make_job("a-1", source=prod, status="InProgress")
     make_job("a-2", source=prod, status="InProgress")
@@ -90,6 +91,8 @@ def test_values_match_the_database(client, db, settings, django_assert_max_num_q
         (("source", "prod"), ("state", "ok")): 1,
     }
     assert len(m["trainwatch_source_state"]) == 3 * len(SyncState)
+    assert m["trainwatch_source_push"] == {(("source", "eu"),): 0, (("source", "new"),): 0, (("source", "prod"),): 1}
+    assert m["trainwatch_source_event_age_seconds"] == {(("source", "eu"),): 3600, (("source", "prod"),): 5}
 
 
 def test_describe_queue_depth_counts_queued_tasks(client, db, source):

@@ -172,6 +172,26 @@ def test_source_freshness(db, settings):
     assert states["new"]["state"] == "never"
 
 
+def test_sources_say_push_or_polling_and_the_age_of_their_last_event(logged_in, settings):
+    settings.TRAINWATCH_PUSH_WINDOW_SECONDS = 900
+    make_source("pushed", last_success_at=NOW, last_event_at=NOW - timedelta(seconds=42))
+    make_source("quiet", last_success_at=NOW, last_event_at=NOW - timedelta(hours=2))
+    make_source("polled", last_success_at=NOW)
+    states = {s["name"]: s for s in status_figures(NOW)["sources"]}
+    assert [(states[n]["mode"], states[n]["seconds_since_event"]) for n in ("pushed", "quiet", "polled")] == [
+        ("push", 42),
+        ("polling", 7200),
+        ("polling", None),
+    ]
+    html = logged_in.get("/status/").content.decode()
+    pushed = html.split('id="source-pushed"')[1].split("</li>")[0]
+    assert 'sync-mode push"' in pushed and ">push</span>" in pushed and "last event 42 s ago" in pushed
+    polled = html.split('id="source-polled"')[1].split("</li>")[0]
+    assert 'sync-mode polling"' in polled and ">polling</span>" in polled and "last event" not in polled
+    api = {s["name"]: s for s in logged_in.get("/api/status/").json()["sources"]}
+    assert api["pushed"]["mode"] == "push" and api["quiet"]["mode"] == "polling"
+
+
 def test_page_shows_figures(logged_in, settings):
     settings.TRAINWATCH_SYNC_INTERVAL = 60
     make_source("default", last_success_at=NOW - timedelta(seconds=14))

@@ -98,6 +98,8 @@ def test_events_are_stored_and_deleted(queue, moto_source):
     assert jobs == {"evt-a": "InProgress", "evt-b": "Completed"}
     assert JobChange.objects.filter(is_new=True).count() == 2
     assert in_queue(queue) == 0
+    moto_source.refresh_from_db()
+    assert moto_source.last_event_at is not None  # stored in the same transaction: push
 
     # The job moves on: seen in one batch, with its outbox row.
     publish(queue, completed("evt-a"))
@@ -166,6 +168,8 @@ def test_a_message_that_is_not_json_stays_queued(queue, moto_source):
     assert (consumed.malformed, consumed.deleted) == (1, 0)
     assert SyncError.objects.get().kind == SyncErrorKind.EVENT
     assert in_queue(queue) == 1
+    moto_source.refresh_from_db()
+    assert moto_source.last_event_at is None  # no event stored: not push
 
 
 def test_consume_events_once_command(queue, moto_source, capsys):
