@@ -4,7 +4,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('jobs', '0017_source_events_queue_url'),
+        ('jobs', '0022_series_chunks'),
     ]
 
     operations = [
