@@ -173,3 +173,10 @@ def test_linked_from_the_job_page_and_the_filtered_list(client, logged_in):
     assert f'href="{URL}"' in html and f"tuning job {NAME}" in html
     html = client.get(reverse("jobs:index"), {"tuning_job": TUNING_ARN}).content.decode()
     assert f'href="{URL}"' in html
+
+
+def test_trials_without_metrics_or_a_description_still_render(client, logged_in):
+    _trial(0)  # no final metric, the tuning job never described
+    response = client.get(URL)
+    assert response.status_code == 200
+    assert response.context["objective"] == "" and response.context["best"] is None

@@ -71,7 +71,7 @@ def tuning_job(request: HttpRequest, name: str) -> HttpResponse:
     chosen = request.GET.get("objective", "")
     objective = chosen if chosen in metric_names else own or tuning.default_objective(metric_names, params)
     direction = request.GET.get("direction", "")
-    if direction not in ("min", "max") and objective == own and described.minimizes is not None:
+    if direction not in ("min", "max") and own and objective == own and described.minimizes is not None:
         direction = "min" if described.minimizes else "max"
     minimize = tuning.minimizes(objective, direction)
     values = [m.get(objective) for m in metrics]
