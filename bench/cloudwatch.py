@@ -11,7 +11,12 @@
    day chunk, interleaved) and to rebuild its display copy.
 2. ``--jobs`` running jobs against moto's server (SageMaker rows stored
    directly; CloudWatch and Logs seeded with boto3): calls per operation in
-   the first cycle and in a steady cycle one minute later.
+   the first cycle and in a steady cycle one minute later. moto cannot
+   evaluate SEARCH, so this is the host-by-host path the sync falls back to.
+3. ``--jobs`` running jobs of the simulated account (over HTTP; their rows
+   stored from its DescribeTrainingJob, each with its own hosts and metric
+   definitions): a steady cycle asked host by host, then one asked with a
+   SEARCH per job, GetMetricData calls and queries per 100 jobs each.
 """
 
 from __future__ import annotations
@@ -227,6 +232,75 @@ def calls(jobs: int) -> None:
         server.stop()
 
 
+def calls_simulator(jobs: int) -> None:
+    from django.test import override_settings
+    from django.utils import timezone
+
+    from jobs import cloudwatch_sync, ingest, sagemaker
+    from jobs.domain.parse import parse_training_job
+    from jobs.models import CloudWatchFetch, Source, TrainingJob
+    from simulator import SimulatedSageMaker
+
+    start = datetime.now(UTC).replace(microsecond=0)
+    # About one job in seven of the newest is running: a population this size has the running jobs asked for.
+    sim = SimulatedSageMaker(jobs=max(20_000, jobs * 100), seed=1, speed=0, start=start).start()
+    try:
+        Source.objects.filter(name="bench-cw-sim").delete()
+        source = Source.objects.create(name="bench-cw-sim", region="us-east-1", endpoint_url=sim.endpoint_url)
+        t = time.perf_counter()
+        running = []
+        for name in reversed(sim.job_names()):
+            d = sim.describe(name)
+            if d["TrainingJobStatus"] == "InProgress":
+                running.append(d)
+                if len(running) == jobs:
+                    break
+        for d in running:
+            ingest.store_description(source, parse_training_job(d), d, now=timezone.now(), tags={})
+        now = sim.clock.now()
+        # As after earlier cycles: metric names listed, fetched a minute ago (no history to catch up on).
+        for job in TrainingJob.objects.filter(source=source):
+            CloudWatchFetch.objects.update_or_create(
+                job=job,
+                defaults={
+                    "fetched_at": now - timedelta(minutes=1),
+                    "names_listed_at": now,
+                    "metric_names": [m["Name"] for m in job.raw["AlgorithmSpecification"].get("MetricDefinitions", [])],
+                },
+            )
+        hosts = sum(d["ResourceConfig"].get("InstanceCount", 1) for d in running)
+        print(f"stored {len(running)} running simulated jobs ({hosts} hosts) in {time.perf_counter() - t:.0f} s")
+
+        sent: list[list[dict]] = []
+        client = sagemaker.client_for(sagemaker.SourceConfig.of(source), sagemaker.CLOUDWATCH)
+        client.meta.events.register(
+            "provide-client-params.monitoring.GetMetricData",
+            lambda params, **kw: sent.append(params["MetricDataQueries"]),
+        )
+        cycles = (
+            ("catch-up cycle, host by host", False),
+            ("steady cycle, host by host", False),
+            ("steady cycle, SEARCH", True),
+        )
+        for label, search in cycles:
+            sim.clock.advance(60)
+            sent.clear()
+            cloudwatch_sync._NO_SEARCH.clear()
+            t = time.perf_counter()
+            with override_settings(TRAINWATCH_CLOUDWATCH_SEARCH=search):
+                report = cloudwatch_sync.run(source, now=sim.clock.now())
+            took = time.perf_counter() - t
+            queries = sum(len(call) for call in sent)
+            print(
+                f"{label}: {len(sent)} GetMetricData ({100 * len(sent) / len(running):.2f} per 100 jobs), "
+                f"{queries} queries ({queries / len(running):.2f} a job), {report.points} points, "
+                f"{report.errors} errors, {took:.1f} s"
+            )
+        TrainingJob.objects.filter(source=source).delete()
+    finally:
+        sim.stop()
+
+
 def cw_group() -> str:
     return "/aws/sagemaker/TrainingJobs"
 
@@ -237,13 +311,16 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=30)
     parser.add_argument("--jobs", type=int, default=1000)
     parser.add_argument("--skip-calls", action="store_true")
+    parser.add_argument("--skip-page", action="store_true")
     args = parser.parse_args()
     os.environ.setdefault("ALLOWED_HOSTS", "localhost,127.0.0.1,testserver")
     url = _setup.setup("bench-cloudwatch.sqlite3")
     print(f"database: {url.split('@')[-1]}; load average {os.getloadavg()[0]:.2f}")
-    page(args.points, args.requests)
+    if not args.skip_page:
+        page(args.points, args.requests)
     if not args.skip_calls:
         calls(args.jobs)
+        calls_simulator(args.jobs)
     print(f"load average at the end {os.getloadavg()[0]:.2f}")
 
 

@@ -241,6 +241,10 @@ TRAINWATCH_EVENTS_QUEUE_URL = os.getenv("TRAINWATCH_EVENTS_QUEUE_URL", "").strip
 # --- CloudWatch metrics and logs ---------------------------------------------
 # Fetch each running job's metric curves, instance utilization and log tail.
 TRAINWATCH_CLOUDWATCH = envbool("TRAINWATCH_CLOUDWATCH", "True")
+# Ask each job's instance metrics with one SEARCH query (False: one query per
+# host and metric). A source whose SEARCH finds nothing where explicit queries
+# find points (moto) falls back to explicit queries by itself.
+TRAINWATCH_CLOUDWATCH_SEARCH = envbool("TRAINWATCH_CLOUDWATCH_SEARCH", "True")
 # Lines kept per host's log stream (the newest); the full log is in CloudWatch.
 TRAINWATCH_LOG_TAIL_LINES = envint("TRAINWATCH_LOG_TAIL_LINES", "1000", minimum=0)
 # Points kept per series; past it a series is thinned to half, its shape kept.

@@ -52,6 +52,18 @@ FINAL_PER_CYCLE = 200
 # GetLogEvents pages read per stream per cycle (10,000 events each at most).
 PAGES_PER_STREAM = 20
 PAGE_EVENTS = 10_000  # GetLogEvents' most events a page
+# Sources whose SEARCH found nothing where explicit queries found points (moto
+# cannot evaluate SEARCH), by source id: asked with explicit queries until
+# this long after, then SEARCH is tried again.
+_NO_SEARCH: dict[int, datetime] = {}
+SEARCH_RETRY = timedelta(hours=1)
+
+
+def uses_search(source: Source, now: datetime) -> bool:
+    if not settings.TRAINWATCH_CLOUDWATCH_SEARCH:
+        return False
+    since = _NO_SEARCH.get(source.pk)
+    return since is None or since + SEARCH_RETRY <= now
 
 
 @dataclass
@@ -188,7 +200,8 @@ def _fetch_metrics(
         (row.job_id, row.name, row.host): row.cursor
         for row in MetricSeries.objects.filter(job__in=jobs).only("job_id", "name", "host", "cursor")
     }
-    wanted = []
+    search = uses_search(source, now)
+    wanted: list[tuple[cw.Query, datetime, datetime]] = []
     for job in jobs:
         state = states[job.pk]
         begin = job.training_start_time or job.creation_time
@@ -200,11 +213,45 @@ def _fetch_metrics(
             instance_count=job.instance_count,
             instance_type=job.instance_type,
         )
-        for key in keys:
-            start = cursors.get((job.pk, key.name, key.host)) or blank_from
+        starts = {key: cursors.get((job.pk, key.name, key.host)) or blank_from for key in keys}
+        queries: list[cw.Query] = [key for key in keys if not key.host] if search else list(keys)
+        if search:
+            queries += cw.host_searches(keys)
+        for query in queries:
+            # A SEARCH starts at the earliest cursor of its series; points a series already has are skipped on store.
+            start = min(starts[k] for k in query.series()) if isinstance(query, cw.HostSearch) else starts[query]
             if start < end:  # else an earlier fetch already covered the job's whole span
-                wanted.append((key, start, end))
-    for batch in cw.pack_batches(wanted):
+                wanted.append((query, start, end))
+    empty = _fetch_batches(source, config, by_name, cw.pack_batches(wanted), now, report)
+    # A SEARCH that found nothing for a job past its start, where its hosts exist:
+    # asked again host by host; points found so mean this source cannot SEARCH.
+    retry = [
+        (key, start, end)
+        for query, start, end in wanted
+        if isinstance(query, cw.HostSearch) and query in empty and by_name[query.job].training_start_time
+        for key in query.series()
+    ]
+    if retry:
+        before = report.points
+        _fetch_batches(source, config, by_name, cw.pack_batches(retry), now, report)
+        if report.points > before:
+            log.info("CloudWatch of source %s: SEARCH found nothing, explicit queries did; asking host by host", source)
+            _NO_SEARCH[source.pk] = now
+    elif search and wanted and any(isinstance(q, cw.HostSearch) for q, _, _ in wanted):
+        _NO_SEARCH.pop(source.pk, None)
+
+
+def _fetch_batches(
+    source: Source,
+    config: sagemaker.SourceConfig,
+    by_name: dict[str, TrainingJob],
+    batches: list[cw.Batch],
+    now: datetime,
+    report: Report,
+) -> set[cw.HostSearch]:
+    """Fetch and store each batch; the SEARCH queries of answered calls that returned no point."""
+    empty: set[cw.HostSearch] = set()
+    for batch in batches:
         jobs_in = sorted({key.job for key in batch.keys})
         try:
             results = sagemaker.get_metric_data(config, batch.queries(), batch.start, batch.end)
@@ -212,13 +259,18 @@ def _fetch_metrics(
             _fail(source, report, jobs_in, "GetMetricData", exc)
             continue
         report.metric_calls += 1
-        for key, points in cw.parse_results(batch, results).items():
+        parsed = cw.parse_results(batch, results)
+        for query in batch.searches:
+            if not any(parsed[key] for key in query.series()):
+                empty.add(query)
+        for key, points in parsed.items():
             if not points:
                 continue
             try:
                 report.points += _store_points(by_name[key.job], key, points, now)
             except IntegrityError:
                 continue  # a cycle running beside this one created the row first: it stored these points
+    return empty
 
 
 def _store_points(job: TrainingJob, key: cw.SeriesKey, points: list[cw.Point], now: datetime) -> int:

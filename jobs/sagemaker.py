@@ -243,7 +243,7 @@ def get_metric_data(
     """Every MetricDataResult of one batch of queries, each Id's pages joined.
 
     AWS pages a result that outgrows its points budget; a later page
-    continues an Id of an earlier one, so pages are merged per Id.
+    continues an Id of an earlier one, so pages are merged per Id and label.
     """
     merged: dict[str, dict[str, Any]] = {}
     params: dict[str, Any] = {
@@ -257,8 +257,10 @@ def get_metric_data(
         for result in page.get("MetricDataResults", []):
             if not isinstance(result, dict):
                 continue
+            # A SEARCH returns many series under one Id, told apart by their labels.
             into = merged.setdefault(
-                str(result.get("Id", "")), {"Id": result.get("Id"), "Timestamps": [], "Values": []}
+                f"{result.get('Id', '')} {result.get('Label', '')}",
+                {"Id": result.get("Id"), "Label": result.get("Label"), "Timestamps": [], "Values": []},
             )
             into["Timestamps"].extend(result.get("Timestamps") or [])
             into["Values"].extend(result.get("Values") or [])

@@ -140,7 +140,7 @@ def _query(q: Any, n: int) -> dict[str, Any]:
             "and contain only letters, numbers and underscores.",
         )
     if "Expression" in q:
-        raise _invalid(f"{where}.Expression: metric math is not supported by the simulated account.")
+        return _search_query(q, qid, where)
     ms = q.get("MetricStat")
     if not isinstance(ms, dict):
         raise ApiError("ValidationError", f"The parameter {where}.MetricStat is required.\n")
@@ -165,6 +165,175 @@ def _query(q: Any, n: int) -> dict[str, Any]:
     }
 
 
+# --- SEARCH expressions ------------------------------------------------------------
+# The subset the simulated account evaluates: an optional schema {namespace,
+# dimension names}, then terms Name="exact" / Name=partial / "exact" / word,
+# joined by AND (or nothing), OR, NOT and parentheses; statistic; period.
+_SEARCH = re.compile(r"\s*SEARCH\(\s*'(.*)'\s*,\s*'([^']+)'\s*(?:,\s*(\d+)\s*)?\)\s*", re.DOTALL)
+_TOKEN = re.compile(r'\s*(?:(\()|(\))|([A-Za-z][\w.]*)\s*([=:])\s*(?:"([^"]*)"|([^\s()"]+))|"([^"]*)"|([^\s()"]+))')
+MAX_SEARCH_SERIES = 500
+Metric = tuple[str, dict[str, str]]  # (metric name, dimensions)
+Match = Callable[[Metric], bool]
+
+
+def _search_query(q: dict[str, Any], qid: str, where: str) -> dict[str, Any]:
+    expression = q.get("Expression")
+    if not isinstance(expression, str) or not 1 <= len(expression) <= 2048:
+        raise _invalid(f"The parameter {where}.Expression must be 1 to 2048 characters.")
+    m = _SEARCH.fullmatch(expression)
+    if m is None:
+        raise _invalid(f"{where}.Expression: only SEARCH() is supported by the simulated account.")
+    body, stat, period = m.group(1), _check_stat(m.group(2)), int(m.group(3) or 300)
+    if period not in (1, 5, 10, 30) and period % 60:
+        raise _invalid(f"{where}.Expression: the period must be 1, 5, 10, 30, or a multiple of 60.")
+    schema: tuple[str, frozenset[str]] | None = None
+    body = body.strip()
+    if body.startswith("{"):
+        close = body.find("}")
+        if close < 0:
+            raise _invalid(f"{where}.Expression: unclosed metric schema.")
+        parts = [part.strip().strip('"') for part in body[1:close].split(",")]
+        schema, body = (parts[0], frozenset(parts[1:])), body[close + 1 :]
+    match, exact = _parse_terms(body, where)
+    return {
+        "id": qid,
+        "search": (schema, match, exact),
+        "label": q.get("Label"),
+        "return": q.get("ReturnData", True) is not False,
+        "period": period,
+        "stat": stat,
+        "unit": None,
+    }
+
+
+def _parse_terms(body: str, where: str) -> tuple[Match, list[tuple[str, str]]]:
+    """A predicate over (metric, dimensions), and the exact Name="value" terms seen."""
+    tokens: list[tuple[str, ...]] = []
+    pos, body = 0, body.rstrip()
+    while pos < len(body):
+        m = _TOKEN.match(body, pos)
+        if m is None or m.end() == pos:
+            raise _invalid(f"{where}.Expression: cannot read the search term at {body[pos : pos + 20]!r}.")
+        pos = m.end()
+        if m.group(1) or m.group(2):
+            tokens.append((m.group(1) or m.group(2),))
+        elif m.group(3):
+            quoted = m.group(5) is not None
+            tokens.append(("prop", m.group(3), m.group(5) if quoted else m.group(6), "exact" if quoted else "part"))
+        else:
+            word = m.group(7) if m.group(7) is not None else m.group(8)
+            if m.group(7) is None and word in ("AND", "OR", "NOT"):
+                tokens.append((word,))
+            else:
+                tokens.append(("word", word, "exact" if m.group(7) is not None else "part"))
+    exact = [(t[1], t[2]) for t in tokens if t[0] == "prop" and t[3] == "exact"]
+    at = 0
+
+    def peek() -> str:
+        return tokens[at][0] if at < len(tokens) else ""
+
+    def disjunction() -> Match:
+        nonlocal at
+        parts = [conjunction()]
+        while peek() == "OR":
+            at += 1
+            parts.append(conjunction())
+        return lambda metric: any(part(metric) for part in parts)
+
+    def conjunction() -> Match:
+        nonlocal at
+        parts = [unary()]
+        while peek() not in ("", ")", "OR"):
+            if peek() == "AND":
+                at += 1
+            parts.append(unary())
+        return lambda metric: all(part(metric) for part in parts)
+
+    def unary() -> Match:
+        nonlocal at
+        if at >= len(tokens):
+            raise _invalid(f"{where}.Expression: a search term is missing.")
+        token = tokens[at]
+        at += 1
+        if token[0] == "NOT":
+            inner = unary()
+            return lambda metric: not inner(metric)
+        if token[0] == "(":
+            inner = disjunction()
+            if peek() != ")":
+                raise _invalid(f"{where}.Expression: unbalanced parentheses.")
+            at += 1
+            return inner
+        if token[0] == "prop":
+            return _property_term(token[1], token[2], token[3] == "exact")
+        if token[0] == "word":
+            return _word_term(token[1], token[2] == "exact")
+        raise _invalid(f"{where}.Expression: unexpected {token[0]!r}.")
+
+    match = disjunction() if tokens else (lambda metric: True)
+    if at != len(tokens):
+        raise _invalid(f"{where}.Expression: unbalanced parentheses.")
+    return match, exact
+
+
+def _tokens(text: str) -> list[str]:
+    # CloudWatch splits on punctuation and camel case: "CPUUtilization" is "cpu", "utilization".
+    return [t.lower() for t in re.findall(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+", text)]
+
+
+def _text_matches(value: str, term: str, exact: bool) -> bool:
+    if exact:
+        return value == term
+    # A partial term matches when its tokens run in order within the value's tokens.
+    have, want = _tokens(value), _tokens(term)
+    return bool(want) and any(have[i : i + len(want)] == want for i in range(len(have) - len(want) + 1))
+
+
+def _property_term(name: str, value: str, exact: bool) -> Match:
+    if name == "MetricName":
+        return lambda metric: _text_matches(metric[0], value, exact)
+    if name == "Namespace":
+        return lambda metric: _text_matches(NAMESPACE, value, exact)
+    return lambda metric: name in metric[1] and _text_matches(metric[1][name], value, exact)
+
+
+def _word_term(value: str, exact: bool) -> Match:
+    return lambda metric: any(_text_matches(v, value, exact) for v in (metric[0], *metric[1].values()))
+
+
+def _expand_search(acct: Account, q: dict[str, Any], t: float) -> list[dict[str, Any]]:
+    """One concrete query per series the SEARCH finds, each under the SEARCH's Id."""
+    schema, match, exact = q["search"]
+    if schema is not None and schema[0] != NAMESPACE:
+        return []
+    # The account holds a million jobs: a SEARCH must name its jobs exactly, by host or job name.
+    names = [m.group(1) for k, v in exact if k == "Host" and (m := _HOST.fullmatch(v))]
+    names += [v for k, v in exact if k == "TrainingJobName"]
+    if not names:
+        raise _invalid(
+            'The simulated account evaluates a SEARCH only with exact Host="..." or TrainingJobName="..." terms.'
+        )
+    out: list[dict[str, Any]] = []
+    for job_name in dict.fromkeys(names):
+        found = _job(acct, job_name, t)
+        if found is None:
+            continue
+        for metric, dim, value in _metrics_of(found[1]):
+            dims = {dim: value}
+            if schema is not None and frozenset(dims) != schema[1]:
+                continue
+            if not match((metric, dims)):
+                continue
+            label = (q["label"] or "${PROP('Dim." + dim + "')} ${PROP('MetricName')}").replace(
+                "${PROP('MetricName')}", metric
+            )
+            label = label.replace(f"${{PROP('Dim.{dim}')}}", value).replace("${PROP('Namespace')}", NAMESPACE)
+            out.append({**q, "label": label, "namespace": NAMESPACE, "name": metric, "dims": dims})
+            if len(out) == MAX_SEARCH_SERIES:
+                return out
+    return out
+
+
 def _unit_matches(unit: Any, metric: str) -> bool:
     if unit is None:
         return True
@@ -181,6 +350,7 @@ def get_metric_data(acct: Account, p: dict[str, Any]) -> dict[str, Any]:
     queries = [_query(q, n) for n, q in enumerate(raw, 1)]
     if len({q["id"] for q in queries}) != len(queries):
         raise _invalid("The values for parameter Id in MetricDataQueries must be unique.")
+    queries = [sub for q in queries for sub in (_expand_search(acct, q, t) if "search" in q else [q])]
     for name in ("StartTime", "EndTime"):
         if p.get(name) is None:
             raise _missing(name)

@@ -83,6 +83,50 @@ def test_parse_results_sorts_and_drops_bad_values():
     }
 
 
+def test_host_searches_name_every_host_exactly_and_split_past_the_expression_limit():
+    keys = cw.series_for_job("j-1", metric_names=["train:loss"], instance_count=20, instance_type="ml.g5.xlarge")
+    searches = cw.host_searches(keys)
+    assert [len(s.hosts) for s in searches] == [cw.SEARCH_HOSTS, 20 - cw.SEARCH_HOSTS]
+    assert {k for s in searches for k in s.series()} == {k for k in keys if k.host}
+    expression = searches[1].expression()
+    assert expression.startswith('SEARCH(\'{"/aws/sagemaker/TrainingJobs",Host} (Host="j-1/algo-17" OR ')
+    assert 'MetricName="GPUUtilization"' in expression and expression.endswith("', 'Average', 60)")
+    longest = cw.host_searches(
+        cw.series_for_job("x" * 63, metric_names=[], instance_count=99, instance_type="ml.p4d.24xlarge")
+    )
+    assert max(len(s.expression()) for s in longest) <= 2048  # GetMetricData's limit on an Expression
+
+
+def test_pack_batches_counts_a_search_for_every_series_it_may_return():
+    search = cw.HostSearch("j", tuple(f"j/algo-{n}" for n in range(1, 9)), cw.INSTANCE_METRICS)  # 40 series
+    wanted = [(search, T0, T0 + timedelta(minutes=60))] * 3
+    # 60 periods x 40 series = 2,400 points a search: two fit in 5,000, the third takes a call of its own.
+    assert [len(b.keys) for b in cw.pack_batches(wanted, max_points=5_000)] == [2, 1]
+
+
+def test_parse_results_maps_search_labels_back_to_host_and_metric():
+    search = cw.HostSearch("j", ("j/algo-1", "j/algo-2"), ("CPUUtilization", "DiskUtilization"))
+    batch = cw.Batch(T0, T0 + timedelta(minutes=5), (cw.SeriesKey("j", "train:loss"), search))
+    stamp = T0 + timedelta(minutes=1)
+    results = [
+        {"Id": "q0", "Timestamps": [stamp], "Values": [0.5]},
+        {"Id": "q1", "Label": "j/algo-2 DiskUtilization", "Timestamps": [stamp], "Values": [7.0]},
+        {"Id": "q1", "Label": "j/algo-1 CPUUtilization", "Timestamps": [stamp], "Values": [90.0]},
+        {"Id": "q1", "Label": "j/algo-3 CPUUtilization", "Timestamps": [stamp], "Values": [1.0]},  # not asked for
+        {"Id": "q1", "Label": "jj/algo-1 CPUUtilization", "Timestamps": [stamp], "Values": [1.0]},
+    ]
+    got = cw.parse_results(batch, results)
+    t = stamp.timestamp()
+    assert got == {
+        cw.SeriesKey("j", "train:loss"): [(t, 0.5)],
+        cw.SeriesKey("j", "CPUUtilization", "j/algo-1"): [(t, 90.0)],
+        cw.SeriesKey("j", "DiskUtilization", "j/algo-1"): [],
+        cw.SeriesKey("j", "CPUUtilization", "j/algo-2"): [],
+        cw.SeriesKey("j", "DiskUtilization", "j/algo-2"): [(t, 7.0)],
+    }
+    assert batch.queries()[1] == search.query("q1") and batch.queries()[1]["Label"] == cw.SEARCH_LABEL
+
+
 def test_merge_points_replaces_the_partial_period_and_never_rewrites_older_ones():
     stored = [(0.0, 1.0), (60.0, 2.0)]
     assert cw.merge_points(stored, [(0.0, 9.0), (60.0, 2.5), (120.0, 3.0)], cursor=60.0) == [

@@ -93,6 +93,63 @@ def series_for_job(
     return keys
 
 
+# A SEARCH names its hosts one by one (exact matches: a prefix would also match
+# a longer job name's hosts); this many keep the expression within its 2,048
+# characters at SageMaker's longest job names.
+SEARCH_HOSTS = 16
+# Every series a SEARCH returns is labelled "<host> <metric>", so its points map back.
+SEARCH_LABEL = "${PROP('Dim.Host')} ${PROP('MetricName')}"
+
+
+@dataclass(frozen=True)
+class HostSearch:
+    """The instance metrics of some hosts of one job, in one SEARCH query."""
+
+    job: str
+    hosts: tuple[str, ...]
+    names: tuple[str, ...]
+    host: str = ""  # sorts beside the job's algorithm series in pack_batches
+    name: str = ""
+
+    @property
+    def weight(self) -> int:
+        return len(self.hosts) * len(self.names)
+
+    def series(self) -> list[SeriesKey]:
+        return [SeriesKey(self.job, name, host) for host in self.hosts for name in self.names]
+
+    def expression(self) -> str:
+        hosts = " OR ".join(f'Host="{host}"' for host in self.hosts)
+        names = " OR ".join(f'MetricName="{name}"' for name in self.names)
+        return f"SEARCH('{{\"{NAMESPACE}\",Host}} ({hosts}) ({names})', 'Average', {PERIOD})"
+
+    def query(self, query_id: str) -> dict[str, Any]:
+        return {"Id": query_id, "Expression": self.expression(), "Label": SEARCH_LABEL, "ReturnData": True}
+
+
+def host_searches(keys: Iterable[SeriesKey]) -> list[HostSearch]:
+    """The instance series among ``keys`` as SEARCH queries: one per job (per SEARCH_HOSTS hosts)."""
+    by_job: dict[str, tuple[dict[str, None], dict[str, None]]] = {}
+    for key in keys:
+        if key.host:
+            hosts, names = by_job.setdefault(key.job, ({}, {}))
+            hosts[key.host] = None
+            names[key.name] = None
+    out = []
+    for job, (hosts, names) in by_job.items():
+        listed = list(hosts)
+        for i in range(0, len(listed), SEARCH_HOSTS):
+            out.append(HostSearch(job, tuple(listed[i : i + SEARCH_HOSTS]), tuple(names)))
+    return out
+
+
+Query = SeriesKey | HostSearch
+
+
+def _weight(key: Query) -> int:
+    return key.weight if isinstance(key, HostSearch) else 1
+
+
 def floor_period(moment: datetime) -> datetime:
     """The start of the period holding ``moment``: AWS aligns its buckets so."""
     epoch = int(moment.timestamp())
@@ -101,11 +158,15 @@ def floor_period(moment: datetime) -> datetime:
 
 @dataclass(frozen=True)
 class Batch:
-    """One GetMetricData call: its time range and its series (Id ``q<i>`` is ``keys[i]``)."""
+    """One GetMetricData call: its time range and its queries (Id ``q<i>`` is ``keys[i]``)."""
 
     start: datetime
     end: datetime
-    keys: tuple[SeriesKey, ...]
+    keys: tuple[Query, ...]
+
+    @property
+    def searches(self) -> list[HostSearch]:
+        return [key for key in self.keys if isinstance(key, HostSearch)]
 
     def queries(self) -> list[dict[str, Any]]:
         return [key.query(f"q{i}") for i, key in enumerate(self.keys)]
@@ -116,7 +177,7 @@ def periods_between(start: datetime, end: datetime) -> int:
 
 
 def pack_batches(
-    wanted: Sequence[tuple[SeriesKey, datetime, datetime]],
+    wanted: Sequence[tuple[Query, datetime, datetime]],
     *,
     max_queries: int = MAX_QUERIES,
     max_points: int = MAX_POINTS,
@@ -127,26 +188,29 @@ def pack_batches(
     latest end of its series. Sorted by start, each call takes series while
     (queries x periods of its range) stays within the points budget, so
     series fetched up to a minute ago share calls by the hundreds, and the
-    first fetch of a long job takes a call of its own.
+    first fetch of a long job takes a call of its own. A SEARCH counts for
+    the points of every series it may return.
     """
     ordered = sorted(
         ((floor_period(start), end, key) for key, start, end in wanted),
         key=lambda item: (item[0], item[2].job, item[2].host, item[2].name),
     )
     batches: list[Batch] = []
-    keys: list[SeriesKey] = []
+    keys: list[Query] = []
+    series = 0
     lo = hi = None
     for start, end, key in ordered:
         end = max(end, start + timedelta(seconds=PERIOD))
         if lo is not None and hi is not None:
             wider = max(hi, end)
-            if len(keys) < max_queries and (len(keys) + 1) * periods_between(lo, wider) <= max_points:
+            if len(keys) < max_queries and (series + _weight(key)) * periods_between(lo, wider) <= max_points:
                 keys.append(key)
+                series += _weight(key)
                 hi = wider
                 continue
             batches.append(Batch(lo, hi, tuple(keys)))
         # A single series longer than the budget is still asked alone: AWS pages it.
-        keys, lo, hi = [key], start, end
+        keys, series, lo, hi = [key], _weight(key), start, end
     if keys and lo is not None and hi is not None:
         batches.append(Batch(lo, hi, tuple(keys)))
     return batches
@@ -156,13 +220,27 @@ Point = tuple[float, float]  # (epoch seconds, value)
 
 
 def parse_results(batch: Batch, results: Iterable[dict[str, Any]]) -> dict[SeriesKey, list[Point]]:
-    """Points per series of one call's results, oldest first; unknown Ids and bad values dropped."""
+    """Points per series of one call's results, oldest first; unknown Ids and bad values dropped.
+
+    A SEARCH's results share its Id; each is mapped back to its series by its
+    "<host> <metric>" label, and a label naming a series the SEARCH did not
+    ask for is dropped.
+    """
     by_id = {f"q{i}": key for i, key in enumerate(batch.keys)}
-    out: dict[SeriesKey, list[Point]] = {key: [] for key in batch.keys}
+    out: dict[SeriesKey, list[Point]] = {}
+    for query in batch.keys:
+        out.update({key: [] for key in query.series()} if isinstance(query, HostSearch) else {query: []})
     for result in results:
-        key = by_id.get(str(result.get("Id", "")))
-        if key is None:
+        query = by_id.get(str(result.get("Id", "")))
+        if query is None:
             continue
+        if isinstance(query, HostSearch):
+            host, _, name = str(result.get("Label") or "").rpartition(" ")
+            key = SeriesKey(query.job, name, host)
+            if host not in query.hosts or name not in query.names:
+                continue
+        else:
+            key = query
         points = {}
         for stamp, value in zip(result.get("Timestamps") or [], result.get("Values") or [], strict=False):
             if not isinstance(stamp, datetime) or isinstance(value, bool) or not isinstance(value, int | float):

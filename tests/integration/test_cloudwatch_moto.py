@@ -26,6 +26,10 @@ JOB = "cw-job"
 @pytest.fixture(autouse=True)
 def describe_path(settings):
     settings.TRAINWATCH_SEARCH = False
+    settings.TRAINWATCH_CLOUDWATCH_SEARCH = True  # moto cannot SEARCH: each test starts by finding that out
+    cloudwatch_sync._NO_SEARCH.clear()
+    yield
+    cloudwatch_sync._NO_SEARCH.clear()
 
 
 @pytest.fixture
@@ -139,15 +143,16 @@ def test_sync_stores_new_points_and_lines_and_asks_only_for_what_is_new(
     assert cpu.cursor == started + timedelta(minutes=9)
     # Named in MetricDefinitions but never emitted: asked for, no row stored.
     assert not MetricSeries.objects.filter(name="validation:loss").exists()
-    asked = {
-        q["MetricStat"]["Metric"]["MetricName"]
-        for op, p in cw_calls
-        if op == "GetMetricData"
-        for q in p["MetricDataQueries"]
-    }
+    first, fallback = [p["MetricDataQueries"] for op, p in cw_calls if op == "GetMetricData"]
+    # The job's hosts in one SEARCH, which moto answers with nothing; then host by host, which
+    # finds points: from now on this source is asked host by host.
+    assert [q["Id"] for q in first if "Expression" in q] == ["q0"]
+    assert 'Host="cw-job/algo-1"' in first[0]["Expression"]
+    assert moto_source.pk in cloudwatch_sync._NO_SEARCH
+    assert not any("Expression" in q for q in fallback)
+    asked = {q["MetricStat"]["Metric"]["MetricName"] for q in first + fallback if "MetricStat" in q}
     assert {"validation:loss", "train:loss", "CPUUtilization", "MemoryUtilization", "DiskUtilization"} <= asked
-    assert "GPUUtilization" not in asked  # ml.m5: no GPUs
-    assert sum(op == "GetMetricData" for op, _ in cw_calls) == 1  # every series of the job in one call
+    assert "GPUUtilization" not in asked and "GPUUtilization" not in first[0]["Expression"]  # ml.m5: no GPUs
     tail = LogTail.objects.get(job=job)
     assert tail.host == "algo-1"
     assert [line[1] for line in tail.lines] == [f"epoch {i} train_loss={10 - i}" for i in range(5)]
@@ -161,7 +166,8 @@ def test_sync_stores_new_points_and_lines_and_asks_only_for_what_is_new(
     cloudwatch_sync.run(moto_source)
 
     data_calls = [p for op, p in cw_calls if op == "GetMetricData"]
-    assert len(data_calls) == 1
+    assert len(data_calls) == 1  # every series of the job in one call, host by host
+    assert not any("Expression" in q for q in data_calls[0]["MetricDataQueries"])
     assert data_calls[0]["StartTime"] >= started + timedelta(minutes=9) - cloudwatch_sync.LATE_MARGIN
     log_calls = [p for op, p in cw_calls if op == "GetLogEvents"]
     assert log_calls[0]["nextToken"] == first_token
