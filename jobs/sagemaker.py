@@ -363,14 +363,19 @@ def ensure_queue(config: SourceConfig, name: str, attributes: dict[str, str]) ->
         url = _call(config, "create_queue", service=SQS, QueueName=name, Attributes=attributes)["QueueUrl"]
         outcome = "created"
     else:
-        have = _call(config, "get_queue_attributes", service=SQS, QueueUrl=url, AttributeNames=["All"])
-        current = have.get("Attributes", {})
-        changed = {k: v for k, v in attributes.items() if not _same_attribute(current.get(k), v)}
-        if changed:
-            _call(config, "set_queue_attributes", service=SQS, QueueUrl=url, Attributes=changed)
-        outcome = "updated" if changed else "found"
+        outcome = "updated" if ensure_queue_attributes(config, url, attributes) else "found"
     arn = _call(config, "get_queue_attributes", service=SQS, QueueUrl=url, AttributeNames=["QueueArn"])
     return url, arn["Attributes"]["QueueArn"], outcome
+
+
+def ensure_queue_attributes(config: SourceConfig, url: str, attributes: dict[str, str]) -> bool:
+    """Set those of ``attributes`` the queue does not have already; whether any was."""
+    have = _call(config, "get_queue_attributes", service=SQS, QueueUrl=url, AttributeNames=["All"])
+    current = have.get("Attributes", {})
+    changed = {k: v for k, v in attributes.items() if not _same_attribute(current.get(k), v)}
+    if changed:
+        _call(config, "set_queue_attributes", service=SQS, QueueUrl=url, Attributes=changed)
+    return bool(changed)
 
 
 def _same_attribute(current: str | None, wanted: str) -> bool:

@@ -66,9 +66,10 @@ class Command(BaseCommand):
             },
         )
         # The policy names the queue's ARN, known once the queue exists.
-        policy_attribute = {"Policy": event_setup.queue_policy(queue_arn, rule_arn)}
-        _, _, policy = sagemaker.ensure_queue(config, names.queue, policy_attribute)
-        outcome = made if made == "created" or policy == "found" else "updated"
+        policy_changed = sagemaker.ensure_queue_attributes(
+            config, url, {"Policy": event_setup.queue_policy(queue_arn, rule_arn)}
+        )
+        outcome = "updated" if made == "found" and policy_changed else made
         self.stdout.write(f"queue {outcome}: {url}")
         target = sagemaker.ensure_target(config, names.rule, event_setup.TARGET_ID, queue_arn)
         self.stdout.write(f"rule target {target}: {queue_arn}")
