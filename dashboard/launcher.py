@@ -250,7 +250,7 @@ class Launcher:
             "beat", [*celery, "beat", "--loglevel", "warning", "--schedule", str(self.run_dir / "celerybeat-schedule")]
         )
         # Push: state-change events from each source's queue; polling stays the safety net.
-        self.start("events", [PY, "manage.py", "consume_events"])
+        self.start("events", [PY, "manage.py", "consume_events", "--verbosity", "0"])
         ensure_port_free(port)  # again: something may have taken it while we started
         web = self.start(
             "web",

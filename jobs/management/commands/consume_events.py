@@ -44,7 +44,8 @@ class Command(BaseCommand):
                     failed = True
                     self.stderr.write(self.style.ERROR(f"{source.name}: {exc}"))
                     continue
-                if consumed.received or options["once"]:
+                # -v 0 (the run command) keeps quiet about batches that went well.
+                if options["once"] or consumed.malformed or (consumed.received and options["verbosity"] >= 1):
                     self.stdout.write(f"{source.name}: {consumed}")
             if options["once"]:
                 if failed:
