@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.browser.conftest import logged_in_context
-from tests.browser.test_hostile_text import HANDLER, SCRIPT, SVG, TRAP, WIDTH
+from tests.browser.hostile import HANDLER, SCRIPT, SVG, TRAP, WIDTH
 from tests.browser.waits import settle
 from tests.cloudwatch_rows import series_points, store_series, store_tail
 from tests.factories import make_job

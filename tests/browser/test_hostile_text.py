@@ -19,33 +19,11 @@ from django.utils import timezone
 
 from jobs.models import Source, SyncError, TrainingJob
 from tests.browser.conftest import logged_in_context
+from tests.browser.hostile import HANDLER, JS_URL, LONG, PAYLOAD, RTL, SCRIPT, SVG, TRAP, WIDTH
 from tests.browser.waits import settle
 from tests.factories import make_job, make_source
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-SCRIPT = "<script>window.__xss=1</script>"
-HANDLER = '"><img src=x onerror="window.__xss=1;alert(1)">'
-SVG = "<svg/onload=window.__xss=1>"
-JS_URL = "javascript:window.__xss=1"
-RTL = "\u202egpj.exe"
-LONG = "A" * 10_000
-PAYLOAD = f"{SCRIPT} {HANDLER} {SVG} {JS_URL} {RTL}"
-
-TRAP = """
-(() => {
-  window.__hits = [];
-  Object.defineProperty(window, "__xss", {
-    configurable: false,
-    get() { return undefined; },
-    set(value) { window.__hits.push(String(value)); },
-  });
-  for (const name of ["alert", "confirm", "prompt"]) {
-    window[name] = (message) => { window.__hits.push(name + ":" + message); };
-  }
-})();
-"""
-WIDTH = 1280
 
 
 def hostile_response(name: str, *, status: str, created) -> dict:

@@ -8,8 +8,8 @@ import pytest
 
 from jobs.models import FinalMetric, TrainingJob
 from tests.browser.conftest import logged_in_context
+from tests.browser.hostile import WIDTH, assert_inert, watched_page
 from tests.browser.screenshots import save_screenshot
-from tests.browser.test_hostile_text import TRAP, WIDTH
 from tests.browser.waits import settle
 from tests.factories import ACCOUNT, T0, XSS, make_job
 
@@ -39,12 +39,8 @@ def _trials() -> list[TrainingJob]:
 def test_tuning_page_from_a_trial(browser, live_server, teammate, tmp_path):
     trials = _trials()
     context = logged_in_context(browser, live_server, teammate, width=WIDTH)
-    context.add_init_script(TRAP)
-    errors: list[str] = []
     try:
-        page = context.new_page()
-        page.on("pageerror", lambda error: errors.append(str(error)))
-        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page, errors = watched_page(context)
         page.goto(f"/jobs/{trials[0].pk}/")
         page.click("#tuning-link")
         page.wait_for_url("**/tuning/hpo-browser/")
@@ -66,10 +62,7 @@ def test_tuning_page_from_a_trial(browser, live_server, teammate, tmp_path):
         first = page.locator("#tuning-trials tbody tr").first.inner_text()
         assert "hpo-browser-000" in first
 
-        assert page.evaluate("window.__hits") == [], "injected code ran"
-        assert page.locator("main script, main img").count() == 0
-        assert XSS in page.locator("#tuning-plots").inner_text()
-        assert errors == []
+        assert_inert(page, errors, "#tuning-plots", XSS)
 
         save_screenshot(page, tmp_path, "tuning")
     finally:
